@@ -1,0 +1,50 @@
+/** The resolved configuration: what the rest of wmn sees after parse → defaults → validate. */
+import type { LogLevel } from '../log.js';
+import type { Engine, HttpProbeOptions, Source } from '../probes/types.js';
+
+export interface SourceConfig {
+  readonly source: Source;
+  readonly engine: Engine;
+  readonly options: HttpProbeOptions;
+}
+
+export interface DatabaseConfig {
+  /** A PostgreSQL server URL (from DATABASE_URL or `database.url`), or null for the embedded server. */
+  readonly url: string | null;
+  /** Embedded server only: also listen on 127.0.0.1:port (for Grafana/psql over TCP); null = socket only. */
+  readonly embeddedPort: number | null;
+}
+
+export interface Config {
+  /** Vantage point name stored in the `agent` column (default: host name). */
+  readonly agent: string;
+  readonly intervalMs: number;
+  /** Default probe deadline; may exceed the interval (cycles then overlap). */
+  readonly timeoutMs: number;
+  /** Default engine for sources that do not name one. */
+  readonly engine: Engine;
+  readonly sources: readonly SourceConfig[];
+  readonly database: DatabaseConfig;
+  /** State directory: embedded database, spool. */
+  readonly dataDir: string;
+  readonly logLevel: LogLevel;
+}
+
+/** A configuration problem, located by its key path (e.g. `sources[1].timeout`). */
+export interface ConfigIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'config';
+  constructor(
+    readonly file: string | null,
+    readonly issues: readonly ConfigIssue[],
+  ) {
+    super(
+      `invalid configuration${file ? ` in ${file}` : ''}:\n${issues.map((i) => `  - ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n')}`,
+    );
+    this.name = 'ConfigError';
+  }
+}
