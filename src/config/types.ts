@@ -41,9 +41,10 @@ export class ConfigError extends Error {
   constructor(
     readonly file: string | null,
     readonly issues: readonly ConfigIssue[],
+    subject = 'configuration',
   ) {
     super(
-      `invalid configuration${file ? ` in ${file}` : ''}:\n${issues.map((i) => `  - ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n')}`,
+      `invalid ${subject}${file ? ` in ${file}` : ''}:\n${issues.map((i) => `  - ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n')}`,
     );
     this.name = 'ConfigError';
   }

@@ -1,0 +1,174 @@
+/**
+ * From a validated file and the environment to the {@link Config} the rest of wmn sees: overrides win,
+ * then the defaults that depend on the host or on other keys, then the files the configuration names
+ * (password, CA bundles) are read and checked. Relative paths in the file are relative to the file.
+ */
+import { dirname, isAbsolute, join } from 'node:path';
+import type { Checked } from './checked.js';
+import { withPassword } from './database.js';
+import type { Environment, EnvOverrides } from './env.js';
+import { type ConfigHost, readFailure } from './host.js';
+import type { Validated } from './issues.js';
+import { type ConfigFile, checkAgentName, SOURCE_DEFAULTS, type SourceEntry } from './schema.js';
+import type { Config, ConfigIssue, DatabaseConfig, SourceConfig } from './types.js';
+
+export interface ResolveContext {
+  /** The configuration file, or null when there is none. */
+  readonly file: string | null;
+  readonly env: Environment;
+  readonly host: ConfigHost;
+}
+
+/** Resolves `settings` into a {@link Config}, or every problem found on the way. */
+export function resolve(
+  settings: ConfigFile,
+  overrides: EnvOverrides,
+  ctx: ResolveContext,
+): Validated<Config> {
+  // Each step reports into `issues` and returns a stand-in on failure; nothing escapes unless all is well.
+  const issues: ConfigIssue[] = [];
+  const config: Config = {
+    agent: resolveAgent(settings, overrides, ctx.host, issues),
+    intervalMs: settings.interval,
+    timeoutMs: settings.timeout,
+    engine: settings.engine,
+    sources: settings.sources.map((entry, index) => resolveSource(entry, index, settings, ctx, issues)),
+    database: resolveDatabase(settings.database, overrides, ctx, issues),
+    dataDir: resolveDataDir(settings, overrides, ctx),
+    logLevel: overrides.logLevel ?? settings.log.level,
+  };
+  return issues.length === 0 ? { ok: true, value: config } : { ok: false, issues };
+}
+
+function resolveAgent(
+  settings: ConfigFile,
+  overrides: EnvOverrides,
+  host: ConfigHost,
+  issues: ConfigIssue[],
+): string {
+  const chosen = overrides.agent ?? settings.agent;
+  if (chosen !== undefined) return chosen;
+  const name = host.hostname();
+  const checked = checkAgentName(name);
+  if (!checked.ok) {
+    issues.push({ path: 'agent', message: `the host name ${checked.message}; set agent or WMN_AGENT` });
+  }
+  return name;
+}
+
+function resolveSource(
+  entry: SourceEntry,
+  index: number,
+  settings: ConfigFile,
+  ctx: ResolveContext,
+  issues: ConfigIssue[],
+): SourceConfig {
+  const caFile = entry.ca_file === undefined ? undefined : besideFile(ctx.file, entry.ca_file);
+  if (caFile !== undefined) report(issues, `sources[${index}].ca_file`, checkCaFile(caFile, ctx.host));
+  return {
+    source: entry.source,
+    engine: entry.engine ?? settings.engine,
+    options: {
+      timeoutMs: entry.timeout ?? settings.timeout,
+      followRedirects: entry.follow_redirects ?? SOURCE_DEFAULTS.follow_redirects,
+      maxRedirects: entry.max_redirects ?? SOURCE_DEFAULTS.max_redirects,
+      insecure: entry.insecure ?? SOURCE_DEFAULTS.insecure,
+      ...(caFile === undefined ? {} : { caFile }),
+    },
+  };
+}
+
+function resolveDatabase(
+  database: ConfigFile['database'],
+  overrides: EnvOverrides,
+  ctx: ResolveContext,
+  issues: ConfigIssue[],
+): DatabaseConfig {
+  const url = overrides.databaseUrl ?? database.url ?? null;
+  const embeddedPort = database.embedded_port ?? null;
+  const passwordFile = findPasswordFile(database, overrides, ctx.file);
+  if (passwordFile === undefined) return { url, embeddedPort };
+  return { url: addPassword(url, passwordFile, ctx.host, issues), embeddedPort };
+}
+
+interface PasswordFile {
+  /** The key or variable that named the file, for messages. */
+  readonly key: string;
+  readonly path: string;
+}
+
+function findPasswordFile(
+  database: ConfigFile['database'],
+  overrides: EnvOverrides,
+  file: string | null,
+): PasswordFile | undefined {
+  if (overrides.passwordFile !== undefined) {
+    return { key: 'WMN_DATABASE_PASSWORD_FILE', path: overrides.passwordFile };
+  }
+  if (database.password_file !== undefined) {
+    return { key: 'database.password_file', path: besideFile(file, database.password_file) };
+  }
+  return undefined;
+}
+
+function addPassword(
+  url: string | null,
+  { key, path }: PasswordFile,
+  host: ConfigHost,
+  issues: ConfigIssue[],
+): string | null {
+  if (url === null) {
+    const message =
+      'a password file needs a database URL (database.url or DATABASE_URL); the embedded server uses none';
+    issues.push({ path: key, message });
+    return null;
+  }
+  const password = report(issues, key, readPassword(path, host));
+  return password === undefined ? url : (report(issues, key, withPassword(url, password)) ?? url);
+}
+
+function resolveDataDir(settings: ConfigFile, overrides: EnvOverrides, ctx: ResolveContext): string {
+  if (overrides.dataDir !== undefined) return overrides.dataDir;
+  if (settings.data_dir !== undefined) return besideFile(ctx.file, settings.data_dir);
+  if (ctx.host.isRoot()) return '/var/lib/wmn';
+  const xdg = ctx.env.XDG_STATE_HOME;
+  // The XDG base directory spec says a relative path there is invalid and must be ignored.
+  return xdg && isAbsolute(xdg) ? join(xdg, 'wmn') : join(ctx.host.homedir(), '.local', 'state', 'wmn');
+}
+
+function readPassword(path: string, host: ConfigHost): Checked<string> {
+  let text: string;
+  try {
+    text = host.readFile(path);
+  } catch (err) {
+    return { ok: false, message: `cannot read ${path}: ${readFailure(err)}` };
+  }
+  // The newline that editors and `echo` end a file with is not part of the password.
+  const password = text.replace(/\r?\n$/, '');
+  return password === '' ? { ok: false, message: `${path} is empty` } : { ok: true, value: password };
+}
+
+/** A missing or wrong CA bundle would fail every probe of the source at run time; say so now. */
+function checkCaFile(path: string, host: ConfigHost): Checked<string> {
+  let text: string;
+  try {
+    text = host.readFile(path);
+  } catch (err) {
+    return { ok: false, message: `cannot read ${path}: ${readFailure(err)}` };
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) {
+    return { ok: false, message: `${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` };
+  }
+  return { ok: true, value: path };
+}
+
+/** A path from the file, taken relative to the file's directory (a path from the environment is not). */
+function besideFile(file: string | null, path: string): string {
+  return file === null || isAbsolute(path) ? path : join(dirname(file), path);
+}
+
+function report<T>(issues: ConfigIssue[], path: string, checked: Checked<T>): T | undefined {
+  if (checked.ok) return checked.value;
+  issues.push({ path, message: checked.message });
+  return undefined;
+}

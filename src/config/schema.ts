@@ -1,0 +1,194 @@
+/**
+ * The shape of wmn.yaml, defined once: load-time validation and the shipped JSON Schema (editor
+ * completion) both come from these zod definitions. Keys are snake_case, as written in YAML.
+ *
+ * Static defaults live here as `prefault`s, so they pass through the same checks as user input and show
+ * up in the JSON Schema. Defaults that depend on the host (agent, data_dir) or on other keys (a source's
+ * engine and timeout) are applied when the configuration is resolved.
+ */
+import { z } from 'zod';
+import type { LogLevel } from '../log.js';
+import type { Engine } from '../probes/types.js';
+import type { Checked } from './checked.js';
+import { checkDatabaseUrl } from './database.js';
+import { DURATION_PATTERN, type DurationLimits, malformedDuration, parseDuration } from './duration.js';
+import { parseSource } from './sources.js';
+import { describe, quote } from './text.js';
+
+const ENGINES = ['curl', 'http'] as const satisfies readonly Engine[];
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const satisfies readonly LogLevel[];
+const AGENT_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** The original wmn's targets, probed when the configuration lists none. */
+export const DEFAULT_SOURCES = ['https://google.com/favicon.ico', 'https://cloudflare.com/favicon.ico'];
+/** Per-source options when a source does not set them (engine and timeout come from the top level). */
+export const SOURCE_DEFAULTS = { follow_redirects: true, max_redirects: 10, insecure: false } as const;
+
+/** What is wrong with an agent name (also used for the host-name default). */
+export function badAgentName(name: string): string {
+  return `${quote(name)} is not a valid agent name: use 1 to 64 letters, digits, ".", "_" or "-"`;
+}
+
+/** Checks an agent name. */
+export function checkAgentName(name: string): Checked<string> {
+  return AGENT_PATTERN.test(name) ? { ok: true, value: name } : { ok: false, message: badAgentName(name) };
+}
+
+/** A zod transform that runs a {@link Checked} parser, turning its refusal into an issue. */
+function checkedBy<T>(check: (text: string) => Checked<T>) {
+  return (text: string, ctx: z.core.$RefinementCtx<string>): T => {
+    const result = check(text);
+    if (result.ok) return result.value;
+    ctx.addIssue({ code: 'custom', message: result.message, input: text });
+    return z.NEVER;
+  };
+}
+
+function duration(limits: DurationLimits, description: string) {
+  return z
+    .string({ error: (iss) => (typeof iss.input === 'number' ? malformedDuration(iss.input) : undefined) })
+    .regex(DURATION_PATTERN, { error: (iss) => malformedDuration(String(iss.input)) })
+    .transform(checkedBy((text) => parseDuration(text, limits)))
+    .meta({ description });
+}
+
+/** Paths are taken literally: `~` is not expanded (a directory named "~" would be a nasty surprise). */
+function checkPath(text: string): Checked<string> {
+  if (text === '') return { ok: false, message: 'is empty; give a path' };
+  if (text.startsWith('~')) return { ok: false, message: '"~" is not expanded here; write the full path' };
+  return { ok: true, value: text };
+}
+
+export const agentSchema = z
+  .string()
+  .regex(AGENT_PATTERN, { error: (iss) => badAgentName(String(iss.input)) })
+  .meta({ description: 'Name of this vantage point, stored with every row. Default: the host name.' });
+
+export const intervalSchema = duration(
+  { min: 1_000, max: 3_600_000, wholeSecondsBecause: 'probe_id is the unix second of the scheduled tick' },
+  'Time between probe cycles: whole seconds, 1s to 1h. Ticks are aligned to the wall clock.',
+);
+
+export const timeoutSchema = duration(
+  { min: 1, max: 60_000 },
+  'Deadline of one probe, redirects included: up to 1m. May exceed the interval (cycles then overlap).',
+);
+
+export const engineSchema = z
+  .enum(ENGINES)
+  .meta({ description: 'curl: a curl subprocess, as the original wmn. http: in-process Node.js, cheaper.' });
+
+export const logLevelSchema = z.enum(LOG_LEVELS).meta({ description: 'Least severe level logged.' });
+
+export const databaseUrlSchema = z.string().transform(checkedBy(checkDatabaseUrl)).meta({
+  description: 'PostgreSQL server URL. Omit to use the embedded server. Overridden by DATABASE_URL.',
+});
+
+export const pathSchema = z.string().transform(checkedBy(checkPath));
+
+const sourceUriSchema = z
+  .string()
+  .transform(checkedBy(parseSource))
+  .meta({ description: 'A source URI: http:// or https:// (icmp://, dns://, tcp:// are planned).' });
+
+const sourceObjectSchema = z
+  .strictObject({
+    url: sourceUriSchema,
+    engine: engineSchema
+      .meta({ description: 'Engine for this source. Default: the top-level engine.' })
+      .optional(),
+    timeout: timeoutSchema
+      .meta({ description: 'Deadline for this source. Default: the top-level timeout.' })
+      .optional(),
+    follow_redirects: z
+      .boolean()
+      .meta({
+        default: SOURCE_DEFAULTS.follow_redirects,
+        description: 'Follow redirects, as the original wmn.',
+      })
+      .optional(),
+    max_redirects: z
+      .int()
+      .min(0)
+      .max(50)
+      .meta({ default: SOURCE_DEFAULTS.max_redirects, description: 'Redirects followed at most.' })
+      .optional(),
+    insecure: z
+      .boolean()
+      .meta({ default: SOURCE_DEFAULTS.insecure, description: 'Accept any TLS certificate.' })
+      .optional(),
+    ca_file: pathSchema.meta({ description: 'Extra CA bundle (PEM) to trust.' }).optional(),
+  })
+  .transform(({ url, ...options }) => ({ source: url, ...options }));
+
+/** One entry of `sources` as `{ source, ...options }`, whichever way it was written. */
+export type SourceEntry = z.output<typeof sourceObjectSchema>;
+
+const sourceEntrySchema = z.union(
+  [sourceUriSchema.transform((source): SourceEntry => ({ source })), sourceObjectSchema],
+  { error: (iss) => `expected a source URI or a mapping with a "url" key, got ${describe(iss.input)}` },
+);
+
+/** Rows are keyed by (agent, probe_id, source), so a source may be listed once whatever its options. */
+function rejectDuplicates(entries: readonly SourceEntry[], ctx: z.core.$RefinementCtx<SourceEntry[]>): void {
+  const firstIndex = new Map<string, number>();
+  entries.forEach(({ source }, index) => {
+    const earlier = firstIndex.get(source.uri);
+    if (earlier === undefined) {
+      firstIndex.set(source.uri, index);
+      return;
+    }
+    const message = `duplicates sources[${earlier}] (${source.uri}); rows are keyed by source, so list each once`;
+    ctx.addIssue({ code: 'custom', path: [index], message });
+  });
+}
+
+const sourcesSchema = z
+  .array(sourceEntrySchema)
+  .min(1, { error: 'must list at least one source (remove the key to probe the default sources)' })
+  .superRefine(rejectDuplicates)
+  .prefault(DEFAULT_SOURCES)
+  .meta({ description: 'What to probe: source URIs, or mappings with a url and per-source options.' });
+
+const databaseSchema = z.strictObject({
+  url: databaseUrlSchema.optional(),
+  password_file: pathSchema
+    .meta({
+      description: 'File holding the password, put into the URL in memory. Keeps it out of this file.',
+    })
+    .optional(),
+  embedded_port: z
+    .int()
+    .min(1)
+    .max(65_535)
+    .meta({ description: 'Embedded server only: also listen on 127.0.0.1:PORT (for Grafana, psql).' })
+    .optional(),
+});
+
+/** The whole file. */
+export const configFileSchema = z
+  .strictObject({
+    agent: agentSchema.optional(),
+    interval: intervalSchema.prefault('1s'),
+    timeout: timeoutSchema.prefault('1.5s'),
+    engine: engineSchema.prefault('curl'),
+    sources: sourcesSchema,
+    database: databaseSchema.prefault({}),
+    data_dir: pathSchema
+      .meta({
+        description:
+          'State directory (embedded database, spool). Default: /var/lib/wmn as root, else $XDG_STATE_HOME/wmn or ~/.local/state/wmn.',
+      })
+      .optional(),
+    log: z.strictObject({ level: logLevelSchema.prefault('info') }).prefault({}),
+  })
+  .meta({ title: 'wmn configuration', description: 'watch my network: wmn.yaml' });
+
+/** The file after validation and static defaults: what {@link configFileSchema} outputs. */
+export type ConfigFile = z.output<typeof configFileSchema>;
+
+/** The JSON Schema of wmn.yaml (draft-07, which YAML editors support best), as the committed file holds it. */
+export function renderJsonSchema(): string {
+  const schema = z.toJSONSchema(configFileSchema, { io: 'input', target: 'draft-7' });
+  return `${JSON.stringify(schema, null, 2)}\n`;
+}
