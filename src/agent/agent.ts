@@ -1,0 +1,93 @@
+/**
+ * The running agent: scheduler → cycles → writer. Holds no globals; everything it uses is passed in.
+ */
+import { setMaxListeners } from 'node:events';
+import type { Config } from '../config/types.js';
+import type { Logger } from '../log.js';
+import type { Clock } from '../scheduler/clock.js';
+import { type Scheduler, startScheduler, type Tick } from '../scheduler/scheduler.js';
+import type { CycleRecord, Store } from '../store/types.js';
+import { type ProberRegistry, runCycle } from './cycle.js';
+import { cycleSummary } from './summary.js';
+import { CycleWriter } from './writer.js';
+
+export interface AgentDeps {
+  readonly config: Config;
+  readonly store: Pick<Store, 'writeCycle'>;
+  readonly probers: ProberRegistry;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Called with every finished cycle after it is queued for writing (live views, tests). */
+  readonly onCycle?: (cycle: CycleRecord) => void;
+}
+
+export interface Agent {
+  readonly scheduler: Scheduler;
+  readonly writer: CycleWriter;
+  /** Probes currently running. */
+  inFlight(): number;
+  /**
+   * Graceful stop: no new ticks, in-flight probes finish (or hit their deadline), finished cycles are
+   * written within `drainMs`. Returns the number of cycles that could not be written.
+   */
+  stop(drainMs?: number): Promise<number>;
+  /** Aborts in-flight probes at once (a second SIGTERM). */
+  abort(): void;
+}
+
+export function startAgent(deps: AgentDeps): Agent {
+  const { config, clock, log } = deps;
+  const writer = new CycleWriter(deps.store, log);
+  const abort = new AbortController();
+  // Every in-flight probe listens on this one signal; hundreds of sources are normal, not a leak.
+  setMaxListeners(0, abort.signal);
+  const cycles = new Set<Promise<void>>();
+  let probing = 0;
+  const ctx = { signal: abort.signal, clock: { now: () => clock.monoNow() } };
+
+  const onTick = (tick: Tick) => {
+    probing += config.sources.length;
+    const cycle = runCycle(config.agent, tick, config.sources, deps.probers, ctx)
+      .then((record) => {
+        writer.enqueue(record);
+        log.info('cycle', { ...cycleSummary(record), late_ms: round(tick.lateMs) });
+        deps.onCycle?.(record);
+      })
+      .finally(() => {
+        probing -= config.sources.length;
+        cycles.delete(cycle);
+      });
+    cycles.add(cycle);
+  };
+
+  const scheduler = startScheduler({ intervalMs: config.intervalMs, clock, log, onTick });
+  log.info('agent started', {
+    agent: config.agent,
+    interval_ms: config.intervalMs,
+    timeout_ms: config.timeoutMs,
+    sources: config.sources.map((s) => `${s.source.uri}[${s.engine}]`).join(' '),
+  });
+
+  return {
+    scheduler,
+    writer,
+    inFlight: () => probing,
+    async stop(drainMs = 10_000) {
+      scheduler.stop();
+      await Promise.all([...cycles]);
+      const unwritten = await writer.drain(drainMs);
+      if (unwritten > 0) log.error('stopping with cycles not written', { cycles: unwritten });
+      log.info('agent stopped', {
+        ticks: scheduler.stats.ticks,
+        skipped: scheduler.stats.skipped,
+        ...writer.stats,
+      });
+      return unwritten;
+    },
+    abort: () => abort.abort(),
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

@@ -1,0 +1,49 @@
+/** The one info line per cycle: state, sources up/down with failure classes, the slowest phase. */
+import type { LogFields } from '../log.js';
+import type { ProbeResult } from '../probes/types.js';
+import type { CycleRecord } from '../store/types.js';
+
+const PHASES = [
+  ['dns', (r: ProbeResult) => r.dnsMs],
+  ['connect', (r: ProbeResult) => r.connectMs],
+  ['tls', (r: ProbeResult) => r.tlsMs],
+  ['wait', (r: ProbeResult) => waitMs(r)],
+  ['transfer', (r: ProbeResult) => (r.ttfbMs === null ? null : r.totalMs - r.ttfbMs)],
+] as const;
+
+/** Server processing time: first byte minus the connection set-up phases. */
+export function waitMs(r: ProbeResult): number | null {
+  if (r.ttfbMs === null) return null;
+  return r.ttfbMs - (r.dnsMs ?? 0) - (r.connectMs ?? 0) - (r.tlsMs ?? 0);
+}
+
+export function cycleSummary(cycle: CycleRecord): LogFields {
+  const up = cycle.results.filter((r) => !r.disconnected);
+  const failed = cycle.results.filter((r) => r.error !== null);
+  const slowest = up.reduce<ProbeResult | null>((a, r) => (a && a.totalMs >= r.totalMs ? a : r), null);
+  return {
+    probe_id: cycle.probeId,
+    state: up.length > 0 ? 'UP' : 'DOWN',
+    up: up.length,
+    down: cycle.results.length - up.length,
+    failed: failed.length > 0 ? failed.map((r) => `${r.source} ${r.error}`).join(', ') : undefined,
+    slowest: slowest ? `${slowest.source} ${fmtMs(slowest.totalMs)} (${slowestPhase(slowest)})` : undefined,
+  };
+}
+
+function slowestPhase(r: ProbeResult): string {
+  let best: [string, number] = ['total', r.totalMs];
+  let bestValue = -1;
+  for (const [name, get] of PHASES) {
+    const v = get(r);
+    if (v !== null && v > bestValue) {
+      bestValue = v;
+      best = [name, v];
+    }
+  }
+  return `${best[0]} ${fmtMs(best[1])}`;
+}
+
+export function fmtMs(ms: number): string {
+  return `${ms < 10 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : Math.round(ms)}ms`;
+}

@@ -1,0 +1,174 @@
+/**
+ * The agent's orchestration with a fake clock and in-memory probers/store: these isolate the scheduling
+ * and write-retry logic (real probers, real PostgreSQL and the real process are covered by
+ * probes.test.ts, store.test.ts and e2e.test.ts).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { startAgent } from '../src/agent/agent.js';
+import { type ProberRegistry, runCycle } from '../src/agent/cycle.js';
+import { cycleSummary } from '../src/agent/summary.js';
+import { CycleWriter } from '../src/agent/writer.js';
+import type { Config, SourceConfig } from '../src/config/types.js';
+import { silentLogger } from '../src/log.js';
+import type { ProbeResult, Prober } from '../src/probes/types.js';
+import type { CycleRecord } from '../src/store/types.js';
+import { FakeClock } from './helpers/fake-clock.js';
+
+const OPTIONS = { timeoutMs: 1500, followRedirects: true, maxRedirects: 10, insecure: false };
+
+function source(uri: string, engine: 'curl' | 'http' = 'http'): SourceConfig {
+  return { source: { kind: 'http', uri, url: new URL(uri) }, engine, options: OPTIONS };
+}
+
+function ok(uri: string, totalMs = 20): ProbeResult {
+  return {
+    source: uri,
+    disconnected: false,
+    status: 200,
+    error: null,
+    dnsMs: 1,
+    connectMs: 2,
+    tlsMs: 3,
+    ttfbMs: totalMs - 1,
+    totalMs,
+    remoteIp: '127.0.0.1',
+  };
+}
+
+const instant: Prober = async (s) => ok(s.uri);
+const probers: ProberRegistry = { http: instant, curl: instant };
+
+function config(sources: SourceConfig[]): Config {
+  return {
+    agent: 'test',
+    intervalMs: 1000,
+    timeoutMs: 1500,
+    engine: 'http',
+    sources,
+    database: { url: null, embeddedPort: null },
+    dataDir: '/nonexistent',
+    logLevel: 'info',
+  };
+}
+
+const tick = { probeId: 1_800_000_000, scheduledAt: 1_800_000_000_000, lateMs: 0.3 };
+const ctx = { signal: new AbortController().signal, clock: { now: () => performance.now() } };
+
+describe('runCycle', () => {
+  it('gives one row per source, in source order, with the tick as ts', async () => {
+    const record = await runCycle('a', tick, [source('https://a/'), source('https://b/')], probers, ctx);
+    assert.deepEqual(
+      record.results.map((r) => r.source),
+      ['https://a/', 'https://b/'],
+    );
+    assert.equal(record.ts.getTime(), tick.scheduledAt);
+    assert.equal(record.probeId, tick.probeId);
+  });
+
+  it('turns a prober that throws into an internal failure row instead of losing it', async () => {
+    const broken: ProberRegistry = {
+      ...probers,
+      curl: async () => {
+        throw new Error('boom');
+      },
+    };
+    const record = await runCycle(
+      'a',
+      tick,
+      [source('https://a/', 'curl'), source('https://b/')],
+      broken,
+      ctx,
+    );
+    assert.equal(record.results.length, 2);
+    assert.equal(record.results[0]?.error, 'internal');
+    assert.equal(record.results[0]?.disconnected, true);
+    assert.equal(record.results[0]?.detail, 'boom');
+  });
+});
+
+describe('cycleSummary', () => {
+  it('reports DOWN only when every source failed, and names the failure classes', () => {
+    const failed: ProbeResult = {
+      ...ok('https://b/'),
+      disconnected: true,
+      status: null,
+      error: 'timeout',
+      ttfbMs: null,
+    };
+    const up = cycleSummary({
+      agent: 'a',
+      probeId: 1,
+      ts: new Date(),
+      results: [ok('https://a/', 80), failed],
+    });
+    assert.equal(up.state, 'UP');
+    assert.equal(up.failed, 'https://b/ timeout');
+    assert.match(String(up.slowest), /^https:\/\/a\/ 80\.0ms \(wait 73\.0ms\)$/);
+    const down = cycleSummary({ agent: 'a', probeId: 1, ts: new Date(), results: [failed] });
+    assert.equal(down.state, 'DOWN');
+    assert.equal(down.slowest, undefined);
+  });
+});
+
+describe('CycleWriter', () => {
+  const cycle = (probeId: number): CycleRecord => ({ agent: 'a', probeId, ts: new Date(), results: [] });
+
+  it('keeps failed cycles and writes them in order once the database is back', async () => {
+    let down = 3;
+    const written: number[] = [];
+    const store = {
+      async writeCycle(c: CycleRecord) {
+        if (down-- > 0) throw new Error('connection refused');
+        written.push(c.probeId);
+        return 1;
+      },
+    };
+    const writer = new CycleWriter(store, silentLogger, { minBackoffMs: 5, maxBackoffMs: 10 });
+    for (const id of [1, 2, 3]) writer.enqueue(cycle(id));
+    assert.equal(await writer.drain(5_000), 0);
+    assert.deepEqual(written, [1, 2, 3]);
+    assert.equal(writer.stats.failures, 3);
+    assert.equal(writer.stats.written, 3);
+  });
+
+  it('drops the oldest cycle when the queue bound is hit, and counts it', async () => {
+    const store = { writeCycle: async () => Promise.reject(new Error('down')) };
+    const writer = new CycleWriter(store, silentLogger, { maxQueued: 2, minBackoffMs: 5, maxBackoffMs: 5 });
+    for (const id of [1, 2, 3]) writer.enqueue(cycle(id));
+    assert.equal(writer.stats.dropped, 1);
+    assert.equal(await writer.drain(30), 2, 'the two newest remain unwritten after the deadline');
+  });
+});
+
+describe('agent', () => {
+  it('starts one cycle per tick without waiting for slow probes, and drains on stop', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 0, 1) + 500);
+    const pending: Array<() => void> = [];
+    const slow: Prober = (s) => new Promise((resolve) => pending.push(() => resolve(ok(s.uri))));
+    const rows: CycleRecord[] = [];
+    const agent = startAgent({
+      config: config([source('https://a/'), source('https://b/')]),
+      store: {
+        writeCycle: async (c) => {
+          rows.push(c);
+          return c.results.length;
+        },
+      },
+      probers: { http: slow, curl: slow },
+      clock,
+      log: silentLogger,
+    });
+    clock.advance(3_000);
+    assert.equal(agent.scheduler.stats.ticks, 3, 'ticks keep coming while probes hang');
+    assert.equal(agent.inFlight(), 6);
+    const stopping = agent.stop(1_000);
+    for (const release of pending) release();
+    assert.equal(await stopping, 0);
+    assert.equal(agent.inFlight(), 0);
+    assert.deepEqual(
+      rows.map((c) => c.probeId - rows[0]!.probeId),
+      [0, 1, 2],
+    );
+  });
+});

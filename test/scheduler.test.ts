@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { silentLogger } from '../src/log.js';
+import { startScheduler, type Tick } from '../src/scheduler/scheduler.js';
+import { FakeClock } from './helpers/fake-clock.js';
+
+const T0 = Date.UTC(2026, 10, 24, 12, 0, 0) + 400; // 400 ms past a second boundary
+
+function setup(intervalMs = 1000, start = T0) {
+  const clock = new FakeClock(start);
+  const ticks: Tick[] = [];
+  const scheduler = startScheduler({ intervalMs, clock, log: silentLogger, onTick: (t) => ticks.push(t) });
+  return { clock, ticks, scheduler };
+}
+
+describe('scheduler', () => {
+  it('ticks on each wall-clock second boundary with consecutive probe ids', () => {
+    const { clock, ticks, scheduler } = setup();
+    clock.advance(5_000);
+    const firstId = Math.floor(T0 / 1000) + 1;
+    assert.deepEqual(
+      ticks.map((t) => t.probeId),
+      [0, 1, 2, 3, 4].map((i) => firstId + i),
+    );
+    for (const t of ticks) {
+      assert.equal(t.scheduledAt, t.probeId * 1000);
+      assert.equal(t.lateMs, 0);
+    }
+    assert.equal(scheduler.stats.skipped, 0);
+  });
+
+  it('aligns longer intervals to multiples of the interval', () => {
+    const { clock, ticks } = setup(5000, Date.UTC(2026, 0, 1, 0, 0, 3));
+    clock.advance(12_000);
+    assert.deepEqual(
+      ticks.map((t) => t.probeId % 5),
+      [0, 0, 0],
+    );
+    assert.equal(ticks[1]!.probeId - ticks[0]!.probeId, 5);
+  });
+
+  it('reports lateness when the loop is busy, without drifting', () => {
+    const { clock, ticks } = setup();
+    clock.firingDelayMs = 3;
+    clock.advance(3_100);
+    assert.equal(ticks.length, 3);
+    for (const t of ticks) assert.equal(t.lateMs, 3);
+    assert.deepEqual(
+      ticks.map((t) => t.scheduledAt % 1000),
+      [0, 0, 0],
+    );
+  });
+
+  it('never bursts after a stall: skipped ticks are counted, not replayed', () => {
+    const { clock, ticks, scheduler } = setup();
+    clock.advance(1_000); // one tick at :01.000, now :01.400
+    clock.stall(4_300); // event loop blocked until :05.700
+    clock.advance(50); // the overdue timer fires once
+    assert.equal(ticks.length, 2);
+    const [a, b] = ticks;
+    assert.equal(b!.probeId - a!.probeId, 4, 'fires for the latest due boundary (:05)');
+    assert.equal(scheduler.stats.skipped, 3, ':02, :03, :04');
+    clock.advance(1_000);
+    assert.equal(ticks.length, 3);
+    assert.equal(ticks[2]!.probeId - b!.probeId, 1);
+  });
+
+  it('counts a wall-clock step forward as skipped ticks', () => {
+    const { clock, ticks, scheduler } = setup();
+    clock.advance(1_000);
+    clock.stepWall(10_000);
+    clock.advance(1_000);
+    assert.equal(ticks.length, 2);
+    assert.ok(scheduler.stats.skipped >= 9);
+    assert.ok(ticks[1]!.lateMs < 1000);
+  });
+
+  it('re-aligns after a wall-clock step backward instead of stalling', () => {
+    const { clock, ticks, scheduler } = setup();
+    clock.advance(2_000);
+    clock.stepWall(-3_600_000);
+    clock.advance(3_000);
+    assert.equal(scheduler.stats.clockSteps, 1);
+    assert.ok(ticks.length >= 3, `ticks continue after the step (got ${ticks.length})`);
+    const last = ticks.at(-1)!;
+    assert.ok(Math.abs(last.scheduledAt - clock.wallNow()) < 1000);
+  });
+
+  it('stops cleanly: no timer left, no tick after stop', () => {
+    const { clock, ticks, scheduler } = setup();
+    clock.advance(1_000);
+    scheduler.stop();
+    clock.advance(5_000);
+    assert.equal(ticks.length, 1);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  it('rejects intervals that are not whole seconds', () => {
+    const clock = new FakeClock(T0);
+    assert.throws(
+      () => startScheduler({ intervalMs: 1500, clock, log: silentLogger, onTick() {} }),
+      /whole number of seconds/,
+    );
+  });
+});
