@@ -1,0 +1,159 @@
+/**
+ * The in-process HTTP(S) engine: one GET per probe over a fresh TCP (+TLS) connection, no keep-alive, no
+ * DNS cache (the system resolver through `dns.lookup`, as curl uses it), phases timed with the monotonic
+ * clock at socket events. See {@link probeHttp} for what each field covers.
+ */
+import { readFile } from 'node:fs/promises';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
+import { USER_AGENT } from '../version.js';
+import { type Hop, type HopTls, runHop } from './http-hop.js';
+import type { ErrorClass, HttpProbeOptions, MonotonicClock, ProbeResult, Prober } from './types.js';
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Built secure contexts by CA bundle text; a handful of bundles at most in any real config. */
+const contexts = new Map<string, SecureContext>();
+const MAX_CONTEXTS = 16;
+
+/** The phases summed over the hops of a probe. */
+type Phases = { -readonly [K in 'dnsMs' | 'connectMs' | 'tlsMs']: ProbeResult[K] };
+
+/**
+ * Probes an http(s):// source once. Never rejects: a failure is a result with an `error` class.
+ *
+ * - `dnsMs`: `dns.lookup` of the host (null for an IP literal); `connectMs`: TCP handshake, from the
+ *   first connection attempt to the one that succeeded; `tlsMs`: from TCP connected to the TLS
+ *   handshake done, certificate check included (null for http://).
+ * - `ttfbMs`: from the start of the probe to the first byte of the final response; `totalMs`: to the end
+ *   of its body (read and discarded), or to the moment the probe failed or its deadline passed.
+ * - Redirects (301/302/303/307/308 to an http(s) URL, when `followRedirects`): every hop is a new
+ *   connection, so dns/connect/tls are the sums over the hops that reached that phase, while ttfb and
+ *   total run from the start of the first request and so include the earlier hops. A redirect's body is
+ *   not read. Past `maxRedirects` the probe ends with `too_many_redirects` and the last 3xx as status.
+ * - One deadline (`timeoutMs`) covers the whole probe, redirects included; it and `ctx.signal` end the
+ *   probe with `timeout`, keeping the phases completed so far.
+ * - `caFile` is trusted in addition to Node's CA store (as curl's `--cacert` is on Debian, where curl
+ *   keeps its CA directory); `insecure` skips certificate checks.
+ */
+export const probeHttp: Prober = async (source, options, ctx) => {
+  const begun = ctx.clock.now();
+  const tls = await tlsSettings(options);
+  if (typeof tls === 'string') return failure(source.uri, ctx.clock.now() - begun, 'internal', tls);
+  // The probe starts once its settings are ready: reading the CA file is not the network's time.
+  const start = ctx.clock.now();
+  const deadline = deadlineSignal(options.timeoutMs, ctx.signal);
+  try {
+    const phases: Phases = { dnsMs: null, connectMs: null, tlsMs: null };
+    let url = source.url;
+    for (let redirects = 0; ; redirects++) {
+      const from = url;
+      const follow = (status: number, location: string | null) =>
+        options.followRedirects ? redirectTarget(from, status, location) : null;
+      const hop = await runHop(
+        {
+          url: from,
+          tls: from.protocol === 'https:' ? tls : null,
+          userAgent: USER_AGENT,
+          skipBody: (status, location) => follow(status, location) !== null,
+        },
+        ctx.clock,
+        deadline.signal,
+      );
+      addPhases(phases, hop);
+      const next = hop.status === null ? null : follow(hop.status, hop.location);
+      if (next === null) return result(source.uri, start, ctx.clock, phases, hop, hop.error);
+      if (redirects >= options.maxRedirects) {
+        return result(source.uri, start, ctx.clock, phases, hop, 'too_many_redirects');
+      }
+      url = next;
+    }
+  } finally {
+    deadline.dispose();
+  }
+};
+
+/** The certificate settings of https hops, or an error message when the CA file cannot be read. */
+async function tlsSettings(options: HttpProbeOptions): Promise<HopTls | string> {
+  if (options.caFile === undefined) return { insecure: options.insecure, secureContext: undefined };
+  try {
+    const pem = await readFile(options.caFile, 'utf8');
+    return { insecure: options.insecure, secureContext: contextTrusting(pem) };
+  } catch (err) {
+    return `cannot use caFile ${options.caFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
+  }
+}
+
+/**
+ * A secure context trusting Node's CA store plus `pem`, as curl's `--cacert` adds to (Debian's curl keeps
+ * its CA directory). Building one parses every root certificate, milliseconds of CPU, so each bundle's
+ * is built once; the file is still read per probe, so an edited bundle takes effect at the next probe.
+ */
+function contextTrusting(pem: string): SecureContext {
+  let context = contexts.get(pem);
+  if (!context) {
+    if (contexts.size >= MAX_CONTEXTS) contexts.clear();
+    context = createSecureContext({ ca: [...rootCertificates, pem] });
+    contexts.set(pem, context);
+  }
+  return context;
+}
+
+/** Where a response redirects to, or null when it is not a redirect this engine follows. */
+function redirectTarget(from: URL, status: number, location: string | null): URL | null {
+  if (!REDIRECTS.has(status) || !location) return null;
+  const to = URL.canParse(location, from.href) ? new URL(location, from) : null;
+  return to && (to.protocol === 'http:' || to.protocol === 'https:') ? to : null;
+}
+
+/** Adds a hop's phases to the probe's: a phase stays null until some hop completes it. */
+function addPhases(sum: Phases, hop: Hop): void {
+  const add = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : a + b);
+  sum.dnsMs = add(sum.dnsMs, hop.dnsMs);
+  sum.connectMs = add(sum.connectMs, hop.connectMs);
+  sum.tlsMs = add(sum.tlsMs, hop.tlsMs);
+}
+
+/** The probe's result: the phases summed over its hops, the rest from its last hop. */
+function result(
+  uri: string,
+  start: number,
+  clock: MonotonicClock,
+  phases: Phases,
+  last: Hop,
+  error: ErrorClass | null,
+): ProbeResult {
+  const common = {
+    source: uri,
+    ...phases,
+    totalMs: (last.endAt ?? clock.now()) - start,
+    remoteIp: last.remoteIp,
+    ...(last.detail === undefined ? {} : { detail: last.detail }),
+  };
+  if (last.status === null) {
+    // A hop without a response always ends with an error; `internal` only satisfies the type.
+    return { ...common, ttfbMs: null, disconnected: true, status: null, error: error ?? 'internal' };
+  }
+  const ttfbMs = last.firstByteAt === null ? null : last.firstByteAt - start;
+  return { ...common, ttfbMs, disconnected: false, status: last.status, error };
+}
+
+/** A probe that never reached the network (wmn could not run it): nothing measured. */
+function failure(uri: string, totalMs: number, error: ErrorClass, detail: string): ProbeResult {
+  const none = { dnsMs: null, connectMs: null, tlsMs: null, ttfbMs: null, remoteIp: null };
+  return { source: uri, ...none, totalMs, disconnected: true, status: null, error, detail };
+}
+
+/** One signal for the probe's deadline and the caller's abort; `dispose` releases the timer. */
+function deadlineSignal(timeoutMs: number, outer: AbortSignal): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const abort = () => controller.abort();
+  const timer = setTimeout(abort, timeoutMs);
+  if (outer.aborted) abort();
+  outer.addEventListener('abort', abort, { once: true });
+  return {
+    signal: controller.signal,
+    dispose() {
+      clearTimeout(timer);
+      outer.removeEventListener('abort', abort);
+    },
+  };
+}

@@ -1,0 +1,437 @@
+/**
+ * The shared prober suite: one set of cases, run against every engine in ENGINES with the lab's real
+ * servers (test/lab), then the engines compared with each other on the same targets.
+ *
+ * Timing tolerances are generous (a loaded 2-core CI machine, the lab sharing the in-process engine's
+ * event loop); tight accuracy is the benchmark's job. Measured figures are printed as diagnostics.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, describe, type TestContext, test } from 'node:test';
+import { promisify } from 'node:util';
+import { ENGINES } from '../src/probes/index.js';
+import type { Engine, HttpProbeOptions, ProbeResult } from '../src/probes/types.js';
+import { need } from './helpers/env.js';
+import { type Lab, startLab } from './lab/index.js';
+import { probeOnceIn, type RemoteLab, serveLabIn } from './lab/isolated.js';
+import { createNetns, type Netns } from './lab/netns.js';
+
+/** How far a measured phase may stray from an injected delay, or one engine from the other (ms). */
+const TOLERANCE_MS = 15;
+/** Deadline of the cases that must time out: short, so the suite stays quick. */
+const DEADLINE_MS = 300;
+/** Runs of a timing case before it fails (see {@link measures}). */
+const RUNS = 3;
+const ENGINE_NAMES = Object.keys(ENGINES) as Engine[];
+
+let lab: Lab | undefined;
+let labError = '';
+let curlAvailable = false;
+
+before(async () => {
+  curlAvailable = await promisify(execFile)('curl', ['--version']).then(
+    () => true,
+    () => false,
+  );
+  try {
+    lab = await startLab();
+  } catch (err) {
+    labError = String(err);
+  }
+});
+after(() => lab?.close());
+
+/** The lab, when this test can run: skips (or fails under WMN_TEST_STRICT) when a system tool is missing. */
+function ready(t: TestContext, engine?: Engine): Lab | undefined {
+  if (!need(t, lab !== undefined, `the lab needs the openssl CLI to make its CA: ${labError}`))
+    return undefined;
+  if (engine === 'curl' && !need(t, curlAvailable, 'the curl engine needs the curl CLI')) return undefined;
+  return lab;
+}
+
+/** One probe of `raw` with `engine`, trusting the lab CA unless `overrides` say otherwise. */
+function probe(engine: Engine, raw: string, overrides: Partial<HttpProbeOptions> = {}): Promise<ProbeResult> {
+  const url = new URL(raw);
+  const options: HttpProbeOptions = {
+    timeoutMs: 2000,
+    followRedirects: true,
+    maxRedirects: 10,
+    insecure: false,
+    ...(lab ? { caFile: lab.caFile } : {}),
+    ...overrides,
+  };
+  return ENGINES[engine]({ kind: 'http', uri: url.href, url }, options, {
+    signal: new AbortController().signal,
+    clock: performance,
+  }).then((result) => {
+    assertContract(result, url.href);
+    return result;
+  });
+}
+
+/** What holds for every result of every engine (types.ts and the data contract). */
+function assertContract(r: ProbeResult, uri: string): void {
+  const at = `${uri}: ${JSON.stringify(r)}`;
+  assert.equal(r.source, uri, at);
+  assert.equal(r.disconnected, r.status === null, `disconnected means no status: ${at}`);
+  if (r.disconnected) {
+    assert.notEqual(r.error, null, `no response without an error class: ${at}`);
+    assert.equal(r.ttfbMs, null, `no first byte without a response: ${at}`);
+  }
+  for (const [name, value] of Object.entries({
+    dns: r.dnsMs,
+    connect: r.connectMs,
+    tls: r.tlsMs,
+    ttfb: r.ttfbMs,
+  })) {
+    if (value !== null)
+      assert.ok(Number.isFinite(value) && value > 0, `${name} is null or > 0, never 0: ${at}`);
+  }
+  assert.ok(Number.isFinite(r.totalMs) && r.totalMs > 0, `total is always set: ${at}`);
+  if (r.ttfbMs !== null) {
+    assert.ok(r.ttfbMs >= phaseSum(r) - 0.01, `ttfb runs from the start, so covers the phases: ${at}`);
+    assert.ok(r.totalMs >= r.ttfbMs - 0.01, `total covers ttfb: ${at}`);
+  }
+}
+
+/** dns + connect + tls, a phase that did not happen counting 0. */
+function phaseSum(r: ProbeResult): number {
+  return (r.dnsMs ?? 0) + (r.connectMs ?? 0) + (r.tlsMs ?? 0);
+}
+
+/**
+ * Asserts that `run` (which makes its own assertions on each probe) measures `expected` ± tolerance.
+ * Load only ever adds time, so a run out of tolerance is repeated, up to {@link RUNS} in all: a busy
+ * machine passes on a quieter run, an engine that mis-measures fails every one.
+ */
+async function measures(
+  t: TestContext,
+  what: string,
+  expected: number,
+  run: () => Promise<number | null>,
+  tolerance = TOLERANCE_MS,
+): Promise<void> {
+  const seen: string[] = [];
+  for (let attempt = 1; attempt <= RUNS; attempt++) {
+    const value = await run();
+    assert.notEqual(value, null, `${what}: not measured`);
+    seen.push((value ?? 0).toFixed(2));
+    if (Math.abs((value ?? 0) - expected) <= tolerance) {
+      t.diagnostic(`${what}: ${seen.join(', ')} ms (expected ${expected})`);
+      return;
+    }
+  }
+  assert.fail(`${what}: ${seen.join(', ')} ms in ${RUNS} runs, expected ${expected} ± ${tolerance}`);
+}
+
+function outcome(r: ProbeResult): Pick<ProbeResult, 'disconnected' | 'status' | 'error'> {
+  return { disconnected: r.disconnected, status: r.status, error: r.error };
+}
+
+function assertFailed(r: ProbeResult, error: ProbeResult['error']): void {
+  assert.deepEqual(outcome(r), { disconnected: true, status: null, error }, JSON.stringify(r));
+}
+
+function assertOk(r: ProbeResult, status = 200): void {
+  assert.deepEqual(outcome(r), { disconnected: false, status, error: null }, JSON.stringify(r));
+}
+
+for (const engine of ENGINE_NAMES) {
+  describe(`prober ${engine}`, () => {
+    test('https to an IP literal: every phase but dns', async (t) => {
+      const lab = ready(t, engine);
+      if (!lab) return;
+      const r = await probe(engine, lab.url('https'));
+      assertOk(r);
+      assert.equal(r.dnsMs, null);
+      for (const value of [r.connectMs, r.tlsMs, r.ttfbMs]) assert.notEqual(value, null);
+      assert.equal(r.remoteIp, '127.0.0.1');
+    });
+
+    test('https to a name: dns too', async (t) => {
+      const lab = ready(t, engine);
+      if (!lab) return;
+      const r = await probe(engine, lab.url('https', '/ok', 'localhost'));
+      assertOk(r);
+      for (const value of [r.dnsMs, r.connectMs, r.tlsMs, r.ttfbMs]) assert.notEqual(value, null);
+    });
+
+    test('http://: no tls phase', async (t) => {
+      const lab = ready(t, engine);
+      if (!lab) return;
+      const r = await probe(engine, lab.url('http'));
+      assertOk(r);
+      assert.equal(r.tlsMs, null);
+      assert.notEqual(r.connectMs, null);
+      assert.notEqual(r.ttfbMs, null);
+    });
+
+    test('an HTTP error status is a response, not a failure', async (t) => {
+      const lab = ready(t, engine);
+      if (!lab) return;
+      assertOk(await probe(engine, lab.url('https', '/status/503')), 503);
+      assertOk(await probe(engine, lab.url('http', '/status/404')), 404);
+    });
+
+    test('a body is read to its end', async (t) => {
+      const lab = ready(t, engine);
+      if (!lab) return;
+      const r = await probe(engine, lab.url('http', '/big/5000000'));
+      assertOk(r);
+      assert.ok(r.totalMs > (r.ttfbMs ?? Number.POSITIVE_INFINITY), JSON.stringify(r));
+    });
+
+    test('a closed port is refused, with no phase after dns', async (t) => {
+      const lab = ready(t, engine);
+      if (!lab) return;
+      const r = await probe(engine, lab.url('closed'));
+      assertFailed(r, 'refused');
+      assert.deepEqual([r.connectMs, r.tlsMs, r.ttfbMs], [null, null, null]);
+    });
+
+    test('a server that never answers times out at the deadline, keeping the connect phase', async (t) => {
+      const lab = ready(t, engine);
+      if (!lab) return;
+      await measures(t, 'total of a timed-out probe', DEADLINE_MS, async () => {
+        const r = await probe(engine, lab.url('hang'), { timeoutMs: DEADLINE_MS });
+        assertFailed(r, 'timeout');
+        assert.notEqual(r.connectMs, null);
+        assert.equal(r.ttfbMs, null);
+        return r.totalMs;
+      });
+    });
+
+    test('a first byte later than the deadline times out, keeping connect and tls', async (t) => {
+      const lab = ready(t, engine);
+      if (!lab) return;
+      await measures(t, 'total of a timed-out probe', DEADLINE_MS, async () => {
+        const r = await probe(engine, lab.url('https', '/ttfb/5000'), { timeoutMs: DEADLINE_MS });
+        assertFailed(r, 'timeout');
+        assert.notEqual(r.connectMs, null);
+        assert.notEqual(r.tlsMs, null);
+        return r.totalMs;
+      });
+    });
+
+    test('a reset during the TLS handshake is a tls failure', async (t) => {
+      const lab = ready(t, engine);
+      if (!lab) return;
+      assertFailed(await probe(engine, lab.url('resetHandshake')), 'tls');
+    });
+
+    test('an empty reply and a non-HTTP answer are http_protocol failures', async (t) => {
+      const lab = ready(t, engine);
+      if (!lab) return;
+      for (const target of ['emptyReply', 'garbage'] as const) {
+        const r = await probe(engine, lab.url(target));
+        assertFailed(r, 'http_protocol');
+        assert.notEqual(r.connectMs, null, target);
+      }
+    });
+
+    test('redirects: followed to the end, not followed when disabled', async (t) => {
+      const lab = ready(t, engine);
+      if (!lab) return;
+      assertOk(await probe(engine, lab.url('https', '/redirect/3')));
+      assertOk(await probe(engine, lab.url('https', '/redirect/1'), { followRedirects: false }), 302);
+    });
+
+    test('redirects: dns/connect/tls are sums over the hops, ttfb and total span the chain', async (t) => {
+      const lab = ready(t, engine);
+      if (!lab) return;
+      // Every hop (3: two redirects, then /ok) is a new connection whose handshake the lab delays 50 ms;
+      // each handshake adds its own noise, hence a tolerance per hop (still far from one hop's 50 ms).
+      const url = await lab.handshakeDelayUrl(50, '/redirect/2');
+      const hops = 3;
+      const check = async () => {
+        const r = await probe(engine, url);
+        assertOk(r);
+        assert.ok((r.ttfbMs ?? 0) >= hops * 50, `ttfb includes the earlier hops: ${JSON.stringify(r)}`);
+        return r.tlsMs;
+      };
+      await measures(t, 'tls over 3 hops delayed 50 ms each', hops * 50, check, hops * TOLERANCE_MS);
+    });
+
+    test('redirects: a loop, or more hops than allowed, is too_many_redirects', async (t) => {
+      const lab = ready(t, engine);
+      if (!lab) return;
+      for (const r of [
+        await probe(engine, lab.url('https', '/redirect-loop')),
+        await probe(engine, lab.url('https', '/redirect/3'), { maxRedirects: 2 }),
+      ]) {
+        assert.deepEqual(outcome(r), { disconnected: false, status: 302, error: 'too_many_redirects' });
+      }
+      assertOk(await probe(engine, lab.url('https', '/redirect/3'), { maxRedirects: 3 }));
+    });
+
+    test('redirects: one deadline covers the whole chain', async (t) => {
+      const lab = ready(t, engine);
+      if (!lab) return;
+      // Three hops whose handshakes take 60 ms each, the last one's first byte never in time: the
+      // deadline passes on the last hop, where a deadline per hop would not have passed yet.
+      const url = await lab.handshakeDelayUrl(60, '/redirect/2?to=/ttfb/5000');
+      await measures(t, 'total of a chain timed out on its last hop', DEADLINE_MS, async () => {
+        const r = await probe(engine, url, { timeoutMs: DEADLINE_MS });
+        assertFailed(r, 'timeout');
+        return r.totalMs;
+      });
+    });
+
+    test('certificates: an unknown CA fails, the CA file or insecure succeed', async (t) => {
+      const lab = ready(t, engine);
+      if (!lab) return;
+      const url = lab.url('https', '/ok', 'localhost');
+      assertFailed(await probe(engine, url, { caFile: undefined }), 'tls');
+      assertOk(await probe(engine, url, { caFile: lab.caFile }));
+      assertOk(await probe(engine, url, { caFile: undefined, insecure: true }));
+    });
+
+    test('an injected first-byte delay shows in ttfb', async (t) => {
+      const lab = ready(t, engine);
+      if (!lab) return;
+      await measures(t, 'ttfb − (dns + connect + tls) for a 100 ms delay', 100, async () => {
+        const r = await probe(engine, lab.url('https', '/ttfb/100'));
+        assertOk(r);
+        return r.ttfbMs === null ? null : r.ttfbMs - phaseSum(r);
+      });
+    });
+
+    test('an injected handshake delay shows in tls', async (t) => {
+      const lab = ready(t, engine);
+      if (!lab) return;
+      const url = await lab.handshakeDelayUrl(80);
+      await measures(t, 'tls for an 80 ms handshake delay', 80, async () => {
+        const r = await probe(engine, url);
+        assertOk(r);
+        assert.ok((r.connectMs ?? 80) < 80, `connect excludes the delay: ${r.connectMs}`);
+        return r.tlsMs;
+      });
+    });
+
+    test('the caller aborting settles the probe at once', async (t) => {
+      const lab = ready(t, engine);
+      if (!lab) return;
+      const url = new URL(lab.url('hang'));
+      const options = { timeoutMs: 5000, followRedirects: true, maxRedirects: 10, insecure: false };
+      await measures(t, 'time to settle, aborted at 100 ms', 100, async () => {
+        const controller = new AbortController();
+        setTimeout(() => controller.abort(), 100);
+        const started = performance.now();
+        const r = await ENGINES[engine]({ kind: 'http', uri: url.href, url }, options, {
+          signal: controller.signal,
+          clock: performance,
+        });
+        assert.equal(r.disconnected, true);
+        assert.ok(r.error === 'timeout' || r.error === 'internal', `aborted: ${r.error}`);
+        return performance.now() - started;
+      });
+    });
+  });
+}
+
+describe('probers in a network namespace (system resolver = lab DNS)', () => {
+  let ns: Netns | undefined;
+  let remote: RemoteLab | undefined;
+  let unavailable = '';
+
+  before(async () => {
+    try {
+      ns = await createNetns();
+      remote = await serveLabIn(ns);
+    } catch (err) {
+      unavailable = String(err);
+    }
+  });
+  after(() => ns?.close());
+
+  for (const engine of ENGINE_NAMES) {
+    test(`${engine}: an injected DNS delay shows in dns, NXDOMAIN is a dns failure`, async (t) => {
+      if (!ready(t, engine)) return;
+      if (!need(t, remote !== undefined, `network namespaces (root, iproute2): ${unavailable}`)) return;
+      if (!ns || !remote) return;
+      const { caFile } = remote;
+      const inside = ns;
+      const url = `https://d50.lab.test:${remote.ports.https}/ok`;
+      await measures(t, 'dns for a 50 ms resolver delay', 50, async () => {
+        const r = await probeOnceIn(inside, engine, url, { caFile });
+        assertContract(r, url);
+        assertOk(r);
+        return r.dnsMs;
+      });
+
+      const missing = await probeOnceIn(ns, engine, `https://nowhere.example:${remote.ports.https}/ok`, {
+        caFile,
+      });
+      assertFailed(missing, 'dns');
+      assert.deepEqual([missing.dnsMs, missing.connectMs, missing.tlsMs], [null, null, null]);
+    });
+  }
+});
+
+describe('the engines agree', () => {
+  /** Runs every engine on `url` in turn (at the same instant they would inflate each other's phases). */
+  async function probeEach(
+    url: string,
+    overrides: Partial<HttpProbeOptions> = {},
+  ): Promise<Array<{ engine: Engine; result: ProbeResult }>> {
+    const results = [];
+    for (const engine of ENGINE_NAMES) results.push({ engine, result: await probe(engine, url, overrides) });
+    return results;
+  }
+
+  test('on what they measure: the same status, each phase within tolerance', async (t) => {
+    const lab = ready(t, 'curl');
+    if (!lab) return;
+    // [url, connections]: a sum over several connections carries each one's noise, so its tolerance
+    // grows with their number (as in the redirect case above).
+    const targets: Array<[string, number]> = [
+      [lab.url('https', '/ttfb/50', 'localhost'), 1],
+      [lab.url('http', '/status/503'), 1],
+      [lab.url('https', '/redirect/2'), 3],
+      [await lab.handshakeDelayUrl(40), 1],
+    ];
+    for (const [url, connections] of targets) {
+      const what = `largest phase difference between engines on ${url}`;
+      await measures(
+        t,
+        what,
+        0,
+        async () => {
+          const [first, ...others] = await probeEach(url);
+          assert.ok(first);
+          let largest = 0;
+          for (const other of others) {
+            const pair: string = `${url}: ${JSON.stringify([first, other])}`;
+            assert.deepEqual(outcome(other.result), outcome(first.result), pair);
+            for (const key of ['dnsMs', 'connectMs', 'tlsMs', 'ttfbMs', 'totalMs'] as const) {
+              const x: number | null = first.result[key];
+              const y: number | null = other.result[key];
+              assert.equal(x === null, y === null, `${key} measured by one engine only: ${pair}`);
+              if (x !== null && y !== null) largest = Math.max(largest, Math.abs(x - y));
+            }
+          }
+          return largest;
+        },
+        connections * TOLERANCE_MS,
+      );
+    }
+  });
+
+  // Phases are not compared here: curl cannot tell some phases of a failure (curl-result.ts says which),
+  // and over a redirect loop's 11 handshakes curl's costlier TLS set-up (~1.5 ms a hop) adds up.
+  test('on how a probe fails', async (t) => {
+    const lab = ready(t, 'curl');
+    if (!lab) return;
+    const targets = ['closed', 'resetHandshake', 'emptyReply', 'garbage', 'hang'] as const;
+    for (const url of [...targets.map((target) => lab.url(target)), lab.url('https', '/redirect-loop')]) {
+      const [first, ...others] = await probeEach(url, { timeoutMs: DEADLINE_MS });
+      for (const other of others) {
+        assert.deepEqual(
+          outcome(other.result),
+          outcome(first?.result ?? other.result),
+          JSON.stringify([first, other]),
+        );
+      }
+    }
+  });
+});
