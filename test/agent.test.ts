@@ -149,12 +149,15 @@ describe('agent', () => {
     const rows: CycleRecord[] = [];
     const agent = startAgent({
       config: config([source('https://a/'), source('https://b/')]),
-      store: {
-        writeCycle: async (c) => {
-          rows.push(c);
-          return c.results.length;
+      writer: new CycleWriter(
+        {
+          writeCycle: async (c) => {
+            rows.push(c);
+            return c.results.length;
+          },
         },
-      },
+        silentLogger,
+      ),
       probers: { http: slow, curl: slow },
       clock,
       log: silentLogger,

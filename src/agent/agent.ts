@@ -6,14 +6,15 @@ import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../scheduler/clock.js';
 import { type Scheduler, startScheduler, type Tick } from '../scheduler/scheduler.js';
-import type { CycleRecord, Store } from '../store/types.js';
+import type { CycleRecord } from '../store/types.js';
 import { type ProberRegistry, runCycle } from './cycle.js';
 import { cycleSummary } from './summary.js';
-import { CycleWriter } from './writer.js';
+import type { CycleWriter } from './writer.js';
 
 export interface AgentDeps {
   readonly config: Config;
-  readonly store: Pick<Store, 'writeCycle'>;
+  /** Where finished cycles go (the store, behind retries and the spool). */
+  readonly writer: CycleWriter;
   readonly probers: ProberRegistry;
   readonly clock: Clock;
   readonly log: Logger;
@@ -37,7 +38,7 @@ export interface Agent {
 
 export function startAgent(deps: AgentDeps): Agent {
   const { config, clock, log } = deps;
-  const writer = new CycleWriter(deps.store, log);
+  const { writer } = deps;
   const abort = new AbortController();
   // Every in-flight probe listens on this one signal; hundreds of sources are normal, not a leak.
   setMaxListeners(0, abort.signal);

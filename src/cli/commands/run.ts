@@ -1,5 +1,6 @@
 /** `wmn run`: the agent, until SIGTERM/SIGINT (a second signal aborts in-flight probes). */
 import { startAgent } from '../../agent/agent.js';
+import { CycleWriter } from '../../agent/writer.js';
 import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../log.js';
 import { ENGINES } from '../../probes/index.js';
@@ -30,7 +31,8 @@ export const runCommand: Command = {
         url: store.describe.url,
         psql: store.describe.psql,
       });
-      const agent = startAgent({ config, store, probers: ENGINES, clock: systemClock, log });
+      const writer = new CycleWriter(store, log);
+      const agent = startAgent({ config, writer, probers: ENGINES, clock: systemClock, log });
       const signal = await nextSignal(() => {
         log.warn('second signal: aborting in-flight probes');
         agent.abort();
