@@ -1,0 +1,54 @@
+/**
+ * Opens wmn's store: the PostgreSQL server the configuration names, or else the embedded server in the
+ * data directory. Opening does not migrate: `wmn migrate` and `wmn run` call {@link Store.migrate}.
+ */
+import type { DatabaseConfig } from '../config/types.js';
+import type { Logger } from '../log.js';
+import { describeServer } from './describe.js';
+import { startEmbedded } from './embedded.js';
+import { createPostgresStore } from './postgres.js';
+import type { Store } from './types.js';
+
+export type { CycleRecord, MigrationReport, Store, StoreDescription } from './types.js';
+export { StoreError } from './types.js';
+
+/** Options of {@link openStore}. */
+export interface OpenStoreOptions {
+  readonly database: DatabaseConfig;
+  /** wmn's state directory: the embedded server's home. */
+  readonly dataDir: string;
+  /** This agent's name, given to the rows an upgrade of the original table adopts. */
+  readonly agent: string;
+  readonly log: Logger;
+  /** Where the migrations are; tests point this at their own. */
+  readonly migrationsDir?: URL;
+}
+
+/**
+ * A store over `database.url` (connecting lazily, so the agent starts even while the server is down),
+ * or over the embedded server, started (or adopted) before this resolves and stopped by `close()`.
+ */
+export async function openStore(opts: OpenStoreOptions): Promise<Store> {
+  const { database, agent, migrationsDir } = opts;
+  if (database.url !== null) {
+    const log = opts.log.child({ store: 'server' });
+    const connection = { connectionString: database.url };
+    return createPostgresStore({
+      connection,
+      describe: describeServer(database.url),
+      agent,
+      log,
+      migrationsDir,
+    });
+  }
+  const log = opts.log.child({ store: 'embedded' });
+  const server = await startEmbedded({ dataDir: opts.dataDir, port: database.embeddedPort, log });
+  return createPostgresStore({
+    connection: server.connection(),
+    describe: server.describe,
+    agent,
+    log,
+    migrationsDir,
+    onClose: () => server.stop(),
+  });
+}

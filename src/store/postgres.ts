@@ -1,0 +1,147 @@
+/**
+ * The one {@link Store} implementation: a small `pg` pool over any PostgreSQL server, the embedded one
+ * included. A cycle is one INSERT whose text never changes (the rows travel as arrays), so the server
+ * plans it once per connection and statistics group every write under one statement.
+ */
+import pg from 'pg';
+import type { Logger } from '../log.js';
+import type { ProbeResult } from '../probes/types.js';
+import { MIGRATIONS_DIR, runMigrations } from './migrate.js';
+import {
+  type CycleRecord,
+  type MigrationReport,
+  type Store,
+  type StoreDescription,
+  StoreError,
+} from './types.js';
+
+/** What {@link createPostgresStore} needs: where the server is and how to describe it to people. */
+export interface PostgresStoreOptions {
+  /** How `pg` reaches the server (a `connectionString`, or host/port/user/database). */
+  readonly connection: pg.ClientConfig;
+  /** Shown to people and used in error messages: its URL must already be masked. */
+  readonly describe: StoreDescription;
+  /** Agent name given to rows an upgrade of the original table adopts. */
+  readonly agent: string;
+  readonly log: Logger;
+  /** Where the migrations are; tests point this at their own. */
+  readonly migrationsDir?: URL;
+  /** Runs after the pool has ended (the embedded back end stops its server here). */
+  readonly onClose?: () => Promise<void>;
+}
+
+// A cycle per second needs one connection; a few more let a slow write overlap the next cycle. The
+// timeouts bound every wait, so a hung server turns into errors (and spooled cycles), not a growing queue.
+const POOL: pg.PoolConfig = {
+  max: 3,
+  idleTimeoutMillis: 60_000,
+  connectionTimeoutMillis: 5_000,
+  statement_timeout: 10_000,
+  query_timeout: 15_000,
+  keepAlive: true,
+  application_name: 'wmn',
+};
+
+const INSERT_CYCLE = `INSERT INTO favicon_metrics
+  (ts, probe_id, agent, source, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, status, disconnected, error, remote_ip)
+SELECT $1::timestamptz, $2::bigint, $3::text, r.*
+  FROM unnest($4::text[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[],
+              $10::int[], $11::bool[], $12::text[], $13::inet[])
+    AS r(source, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, status, disconnected, error, remote_ip)
+ON CONFLICT DO NOTHING`;
+
+/** A store over a pooled connection to the server `opts.connection` names. Connects lazily. */
+export function createPostgresStore(opts: PostgresStoreOptions): Store {
+  const pool = new pg.Pool({ ...opts.connection, ...POOL });
+  // An idle connection can fail (server restart, network cut); the pool drops it and the next write
+  // reconnects. Without a listener, Node would treat the event as fatal.
+  pool.on('error', (err) => opts.log.warn('database connection lost while idle', { error: err }));
+  let closed: Promise<void> | undefined;
+  return {
+    describe: opts.describe,
+    migrate: () => migrate(opts),
+    writeCycle: (cycle) => writeCycle(pool, cycle, opts.describe.url),
+    close: () => {
+      closed ??= closeAll(pool, opts.onClose);
+      return closed;
+    },
+  };
+}
+
+async function writeCycle(pool: pg.Pool, cycle: CycleRecord, url: string): Promise<number> {
+  if (cycle.results.length === 0) return 0;
+  const client = await pool.connect().catch((err: unknown) => {
+    throw storeError('connect', `cannot connect to ${url}`, err);
+  });
+  try {
+    const result = await client.query(INSERT_CYCLE, [
+      cycle.ts,
+      cycle.probeId,
+      cycle.agent,
+      ...columns(cycle.results),
+    ]);
+    client.release();
+    return result.rowCount ?? 0;
+  } catch (err) {
+    // After a failed or timed-out query the connection's state is unknown: discard it.
+    client.release(err instanceof Error ? err : true);
+    throw storeError(
+      'write',
+      `cannot write cycle ${cycle.probeId} (${cycle.results.length} rows) to ${url}`,
+      err,
+    );
+  }
+}
+
+/** The results as one array per column, in the order of the unnest() in {@link INSERT_CYCLE}. */
+function columns(results: readonly ProbeResult[]): unknown[][] {
+  return [
+    results.map((r) => r.source),
+    results.map((r) => r.dnsMs),
+    results.map((r) => r.connectMs),
+    results.map((r) => r.tlsMs),
+    results.map((r) => r.ttfbMs),
+    results.map((r) => r.totalMs),
+    results.map((r) => r.status),
+    results.map((r) => r.disconnected),
+    results.map((r) => r.error),
+    // `inet` has no room for an IPv6 zone (fe80::1%eth0), which would fail the whole cycle.
+    results.map((r) => r.remoteIp?.replace(/%.*$/, '') ?? null),
+  ];
+}
+
+async function migrate(opts: PostgresStoreOptions): Promise<MigrationReport> {
+  // Its own connection, without the pool's timeouts: an upgrade may rewrite a large table, and a
+  // migrator may wait its turn behind another agent's.
+  const client = new pg.Client({
+    ...opts.connection,
+    application_name: 'wmn',
+    connectionTimeoutMillis: 10_000,
+  });
+  client.on('error', (err) => opts.log.warn('migration connection lost', { error: err }));
+  await client.connect().catch((err: unknown) => {
+    throw storeError('connect', `cannot connect to ${opts.describe.url}`, err);
+  });
+  try {
+    return await runMigrations(client, { dir: opts.migrationsDir ?? MIGRATIONS_DIR, agent: opts.agent });
+  } finally {
+    await client.end();
+  }
+}
+
+async function closeAll(pool: pg.Pool, onClose: (() => Promise<void>) | undefined): Promise<void> {
+  try {
+    await pool.end();
+  } finally {
+    await onClose?.();
+  }
+}
+
+/** A StoreError whose message names the failure even when the cause's own message is empty. */
+function storeError(code: 'connect' | 'write', message: string, cause: unknown): StoreError {
+  // Node reports "every address of this host refused" as an AggregateError whose message is empty and
+  // whose reason is only in `code`.
+  const detail =
+    cause instanceof Error && !cause.message && 'code' in cause ? ` (${String(cause.code)})` : '';
+  return new StoreError(code, `${message}${detail}`, { cause });
+}
