@@ -4,8 +4,6 @@
  * rows are counted.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,9 +12,8 @@ import { silentLogger } from '../src/log.js';
 import { startEmbedded } from '../src/store/embedded.js';
 import { need } from './helpers/env.js';
 import { withClient, withTestDatabase } from './helpers/pg.js';
+import { countLines, NOT_BUILT, startWmn, WMN_BUILT } from './helpers/wmn.js';
 import { type Lab, startLab } from './lab/index.js';
-
-const WMN = new URL('../dist/cli/main.js', import.meta.url).pathname;
 
 interface Row {
   probe_id: string;
@@ -47,33 +44,6 @@ function labConfig(lab: Lab, extra: string): string {
     `  - ${lab.url('closed', '/')}`,
     extra,
   ].join('\n');
-}
-
-/** Starts `wmn run`, collecting its log; resolves once `cycles` cycle lines were logged. */
-async function runUntilCycles(configFile: string, env: NodeJS.ProcessEnv, cycles: number) {
-  const child = spawn(process.execPath, [WMN, 'run', '--config', configFile], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let log = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`fewer than ${cycles} cycles in 60 s:\n${log}`)), 60_000);
-    child.stderr?.on('data', (chunk: Buffer) => {
-      log += chunk.toString();
-      if ((log.match(/msg=cycle /g)?.length ?? 0) >= cycles) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on('exit', () => reject(new Error(`wmn exited early:\n${log}`)));
-  });
-  return { child, exited, log: () => log };
-}
-
-async function stop(child: ChildProcess, exited: Promise<number | null>): Promise<number | null> {
-  child.kill('SIGTERM');
-  return exited;
 }
 
 function assertRows(rows: Row[], lab: Lab, cyclesLogged: number): void {
@@ -107,11 +77,12 @@ function assertRows(rows: Row[], lab: Lab, cyclesLogged: number): void {
   }
 }
 
+const CYCLE = /msg=cycle /;
 const ROWS_SQL = 'SELECT * FROM favicon_metrics ORDER BY probe_id, source';
 
 describe('wmn run, end to end', () => {
   it('stores exactly one row per (tick, source) on a PostgreSQL server and stops cleanly on SIGTERM', async (t) => {
-    if (!need(t, existsSync(WMN), 'dist/ not built: run `npm run build` (npm test does)')) return;
+    if (!need(t, WMN_BUILT, NOT_BUILT)) return;
     const lab = await startLab();
     const dir = await mkdtemp(join(tmpdir(), 'wmn-e2e-'));
     t.after(async () => {
@@ -121,9 +92,11 @@ describe('wmn run, end to end', () => {
     await withTestDatabase(t, async (url) => {
       const configFile = join(dir, 'wmn.yaml');
       await writeFile(configFile, labConfig(lab, `data_dir: ${dir}`));
-      const run = await runUntilCycles(configFile, { DATABASE_URL: url }, 10);
-      assert.equal(await stop(run.child, run.exited), 0, run.log());
-      const logged = run.log().match(/msg=cycle /g)?.length ?? 0;
+      const run = startWmn(configFile, { DATABASE_URL: url });
+      t.after(() => run.child.kill('SIGKILL'));
+      await run.waitFor(CYCLE, 10);
+      assert.equal(await run.stop(), 0, run.log());
+      const logged = countLines(run.log(), CYCLE);
       const rows = await withClient(
         { connectionString: url },
         async (c) => (await c.query<Row>(ROWS_SQL)).rows,
@@ -135,7 +108,7 @@ describe('wmn run, end to end', () => {
   });
 
   it('runs on the embedded server with no database configured, and the rows survive the restart', async (t) => {
-    if (!need(t, existsSync(WMN), 'dist/ not built: run `npm run build` (npm test does)')) return;
+    if (!need(t, WMN_BUILT, NOT_BUILT)) return;
     const lab = await startLab();
     const dir = await mkdtemp(join(tmpdir(), 'wmn-e2e-embedded-'));
     t.after(async () => {
@@ -145,10 +118,12 @@ describe('wmn run, end to end', () => {
     const configFile = join(dir, 'wmn.yaml');
     await writeFile(configFile, labConfig(lab, `data_dir: ${dir}`));
     const env = { DATABASE_URL: '' };
-    const run = await runUntilCycles(configFile, env, 3);
-    assert.equal(await stop(run.child, run.exited), 0, run.log());
+    const run = startWmn(configFile, env);
+    t.after(() => run.child.kill('SIGKILL'));
+    await run.waitFor(CYCLE, 3);
+    assert.equal(await run.stop(), 0, run.log());
     assert.match(run.log(), /psql="psql -h \S+ -U wmn wmn"/, 'tells the user how to connect psql');
-    const logged = run.log().match(/msg=cycle /g)?.length ?? 0;
+    const logged = countLines(run.log(), CYCLE);
 
     const server = await startEmbedded({ dataDir: dir, port: null, log: silentLogger });
     try {

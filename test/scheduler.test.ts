@@ -75,15 +75,46 @@ describe('scheduler', () => {
     assert.ok(ticks[1]!.lateMs < 1000);
   });
 
-  it('re-aligns after a wall-clock step backward instead of stalling', () => {
+  it('holds ticks after a wall-clock step backward so no probe_id is reused', () => {
+    const { clock, ticks, scheduler } = setup();
+    clock.advance(3_000);
+    clock.stepWall(-5_000);
+    clock.advance(10_000);
+    const ids = ticks.map((t) => t.probeId);
+    assert.equal(new Set(ids).size, ids.length, 'no probe_id issued twice');
+    assert.ok(
+      ids.every((id, i) => i === 0 || id > ids[i - 1]!),
+      'probe_ids only increase',
+    );
+    assert.equal(scheduler.stats.clockSteps, 1);
+    assert.equal(ticks.length, 3 + 5, 'the 5 s the clock went back are a gap, then 1 Hz again');
+    const lastTick = ticks.at(-1)!;
+    assert.ok(clock.wallNow() - lastTick.scheduledAt < 1000, 'aligned to the wall clock');
+  });
+
+  it('re-aligns at once after a step backward longer than the hold limit', () => {
     const { clock, ticks, scheduler } = setup();
     clock.advance(2_000);
     clock.stepWall(-3_600_000);
     clock.advance(3_000);
     assert.equal(scheduler.stats.clockSteps, 1);
-    assert.ok(ticks.length >= 3, `ticks continue after the step (got ${ticks.length})`);
-    const last = ticks.at(-1)!;
-    assert.ok(Math.abs(last.scheduledAt - clock.wallNow()) < 1000);
+    assert.ok(ticks.length >= 2 + 2, `monitoring carries on (got ${ticks.length} ticks)`);
+    assert.ok(clock.wallNow() - ticks.at(-1)!.scheduledAt < 1000);
+  });
+
+  it('a successor scheduler (config reload) continues after the last probe_id', () => {
+    const { clock, ticks, scheduler } = setup();
+    clock.advance(2_000);
+    scheduler.stop();
+    const after = scheduler.lastProbeId();
+    clock.stepWall(-5_000);
+    const more: Tick[] = [];
+    startScheduler({ intervalMs: 1000, clock, log: silentLogger, onTick: (t) => more.push(t), after });
+    clock.advance(3_000);
+    assert.equal(ticks.at(-1)!.probeId, after);
+    assert.equal(more.length, 0, 'held while the wall clock is behind the last probe_id');
+    clock.advance(5_000);
+    assert.ok(more.length > 0 && more.every((t) => t.probeId > after));
   });
 
   it('stops cleanly: no timer left, no tick after stop', () => {

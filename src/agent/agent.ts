@@ -34,10 +34,17 @@ export interface Agent {
   stop(drainMs?: number): Promise<number>;
   /** Aborts in-flight probes at once (a second SIGTERM). */
   abort(): void;
+  /**
+   * Applies a reloaded configuration from the next tick on (cycles in flight finish with the old one).
+   * A new interval restarts the scheduler, continuing after the last probe_id. The caller decides what
+   * cannot change without a restart (database, data_dir).
+   */
+  reconfigure(config: Config): void;
 }
 
 export function startAgent(deps: AgentDeps): Agent {
-  const { config, clock, log } = deps;
+  const { clock, log } = deps;
+  let config = deps.config;
   const { writer } = deps;
   const abort = new AbortController();
   // Every in-flight probe listens on this one signal; hundreds of sources are normal, not a leak.
@@ -47,30 +54,28 @@ export function startAgent(deps: AgentDeps): Agent {
   const ctx = { signal: abort.signal, clock: { now: () => clock.monoNow() } };
 
   const onTick = (tick: Tick) => {
-    probing += config.sources.length;
-    const cycle = runCycle(config.agent, tick, config.sources, deps.probers, ctx)
+    const { agent, sources } = config;
+    probing += sources.length;
+    const cycle = runCycle(agent, tick, sources, deps.probers, ctx)
       .then((record) => {
         writer.enqueue(record);
         log.info('cycle', { ...cycleSummary(record), late_ms: round(tick.lateMs) });
         deps.onCycle?.(record);
       })
       .finally(() => {
-        probing -= config.sources.length;
+        probing -= sources.length;
         cycles.delete(cycle);
       });
     cycles.add(cycle);
   };
 
-  const scheduler = startScheduler({ intervalMs: config.intervalMs, clock, log, onTick });
-  log.info('agent started', {
-    agent: config.agent,
-    interval_ms: config.intervalMs,
-    timeout_ms: config.timeoutMs,
-    sources: config.sources.map((s) => `${s.source.uri}[${s.engine}]`).join(' '),
-  });
+  let scheduler = startScheduler({ intervalMs: config.intervalMs, clock, log, onTick });
+  log.info('agent started', describeConfig(config));
 
   return {
-    scheduler,
+    get scheduler() {
+      return scheduler;
+    },
     writer,
     inFlight: () => probing,
     async stop(drainMs = 10_000) {
@@ -86,6 +91,25 @@ export function startAgent(deps: AgentDeps): Agent {
       return unwritten;
     },
     abort: () => abort.abort(),
+    reconfigure(next) {
+      const previous = config;
+      config = next;
+      if (next.intervalMs !== previous.intervalMs) {
+        scheduler.stop();
+        const after = scheduler.lastProbeId();
+        scheduler = startScheduler({ intervalMs: next.intervalMs, clock, log, onTick, after });
+      }
+      log.info('configuration reloaded', describeConfig(next));
+    },
+  };
+}
+
+function describeConfig(config: Config) {
+  return {
+    agent: config.agent,
+    interval_ms: config.intervalMs,
+    timeout_ms: config.timeoutMs,
+    sources: config.sources.map((s) => `${s.source.uri}[${s.engine}]`).join(' '),
   };
 }
 

@@ -1,8 +1,9 @@
 /** `wmn run`: the agent, until SIGTERM/SIGINT (a second signal aborts in-flight probes). */
-import { startAgent } from '../../agent/agent.js';
-import { CycleWriter } from '../../agent/writer.js';
+import { type Agent, startAgent } from '../../agent/agent.js';
+import { openCycleWriter } from '../../agent/writer.js';
 import { loadConfig } from '../../config/load.js';
-import { createLogger } from '../../log.js';
+import { type Config, ConfigError } from '../../config/types.js';
+import { createLogger, errorText, type Logger } from '../../log.js';
 import { ENGINES } from '../../probes/index.js';
 import { systemClock } from '../../scheduler/clock.js';
 import { openStore } from '../../store/index.js';
@@ -15,7 +16,8 @@ export const runCommand: Command = {
   help: '  -c, --config FILE   YAML config (default: $WMN_CONFIG, else built-in defaults)',
   options: { config: { type: 'string', short: 'c' } },
   async run(args) {
-    const config = await loadConfig({ file: stringOpt(args, 'config'), env: process.env });
+    const load = () => loadConfig({ file: stringOpt(args, 'config'), env: process.env });
+    const config = await load();
     const log = createLogger({ level: config.logLevel });
     const store = await openStore({
       database: config.database,
@@ -31,8 +33,10 @@ export const runCommand: Command = {
         url: store.describe.url,
         psql: store.describe.psql,
       });
-      const writer = new CycleWriter(store, log);
+      const writer = await openCycleWriter({ store, dataDir: config.dataDir, log });
       const agent = startAgent({ config, writer, probers: ENGINES, clock: systemClock, log });
+      const onHangup = () => void reload(load, config, agent, log);
+      process.on('SIGHUP', onHangup);
       const signal = await nextSignal(() => {
         log.warn('second signal: aborting in-flight probes');
         agent.abort();
@@ -45,6 +49,39 @@ export const runCommand: Command = {
     }
   },
 };
+
+/**
+ * SIGHUP: load the configuration again and apply it, or keep the running one if the new one is invalid.
+ * Settings bound to resources opened at start (database, data_dir, log level) need a restart; they are
+ * kept as they were, with a warning.
+ */
+async function reload(
+  load: () => Promise<Config>,
+  started: Config,
+  agent: Agent,
+  log: Logger,
+): Promise<void> {
+  let next: Config;
+  try {
+    next = await load();
+  } catch (err) {
+    const issues =
+      err instanceof ConfigError ? err.issues.map((i) => `${i.path}: ${i.message}`) : [errorText(err)];
+    log.error('reload rejected: keeping the running configuration', { problems: issues.join('; ') });
+    return;
+  }
+  const fixed = {
+    database: started.database,
+    dataDir: started.dataDir,
+    logLevel: started.logLevel,
+  } satisfies Partial<Config>;
+  const changed = (Object.keys(fixed) as (keyof typeof fixed)[]).filter(
+    (key) => JSON.stringify(next[key]) !== JSON.stringify(started[key]),
+  );
+  if (changed.length > 0)
+    log.warn('reload: these settings need a restart and were kept', { keys: changed.join(',') });
+  agent.reconfigure({ ...next, ...fixed });
+}
 
 /** Resolves on the first SIGTERM/SIGINT; later ones call `onRepeat`. */
 function nextSignal(onRepeat: () => void): Promise<NodeJS.Signals> {

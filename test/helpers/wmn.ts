@@ -1,0 +1,65 @@
+/** Runs the built `wmn` CLI as a user would, collecting its log. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+export const WMN = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+export const WMN_BUILT = existsSync(WMN);
+export const NOT_BUILT = 'dist/ not built: run `npm run build` (npm test does)';
+
+export interface RunningWmn {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  log(): string;
+  /** Resolves once the log holds `count` lines matching `pattern` (rejects after `timeoutMs`). */
+  waitFor(pattern: RegExp, count?: number, timeoutMs?: number): Promise<void>;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export function countLines(log: string, pattern: RegExp): number {
+  return log.split('\n').filter((line) => pattern.test(line)).length;
+}
+
+/** Starts `wmn run --config FILE` with `env` added to this process's environment. */
+export function startWmn(configFile: string, env: NodeJS.ProcessEnv = {}): RunningWmn {
+  const child = spawn(process.execPath, [WMN, 'run', '--config', configFile], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  const listeners = new Set<() => void>();
+  child.stderr?.on('data', (chunk: Buffer) => {
+    log += chunk.toString();
+    for (const check of listeners) check();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    exited,
+    log: () => log,
+    waitFor(pattern, count = 1, timeoutMs = 60_000) {
+      return new Promise<void>((resolve, reject) => {
+        const done = (err?: Error) => {
+          listeners.delete(check);
+          clearTimeout(timer);
+          if (err) reject(err);
+          else resolve();
+        };
+        const check = () => {
+          if (countLines(log, pattern) >= count) done();
+        };
+        const timer = setTimeout(
+          () => done(new Error(`fewer than ${count} lines like ${pattern}:\n${log}`)),
+          timeoutMs,
+        );
+        listeners.add(check);
+        exited.then(() => done(new Error(`wmn exited while waiting for ${pattern}:\n${log}`)));
+        check();
+      });
+    },
+    stop() {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
