@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { silentLogger } from '../src/log.js';
+import { createSystemClock } from '../src/scheduler/clock.js';
 import { startScheduler, type Tick } from '../src/scheduler/scheduler.js';
 import { FakeClock } from './helpers/fake-clock.js';
 
@@ -132,5 +133,31 @@ describe('scheduler', () => {
       () => startScheduler({ intervalMs: 1500, clock, log: silentLogger, onTick() {} }),
       /whole number of seconds/,
     );
+  });
+});
+
+describe('system clock', () => {
+  const clock = createSystemClock();
+
+  it('gives a wall time consistent with Date.now()', () => {
+    for (let i = 0; i < 1000; i++) {
+      const before = Date.now();
+      const wall = clock.wallNow();
+      const after = Date.now();
+      assert.ok(wall >= before - 1 && wall <= after + 2, `${wall} outside [${before}, ${after}]`);
+    }
+  });
+
+  it('never fires a timer early, and a cancelled timer never fires', async () => {
+    const fired: number[] = [];
+    const start = performance.now();
+    await new Promise<void>((resolve) => {
+      clock.setTimer(() => fired.push(performance.now() - start), 7.3);
+      const cancel = clock.setTimer(() => fired.push(-1), 3);
+      cancel();
+      clock.setTimer(resolve, 20);
+    });
+    assert.equal(fired.length, 1);
+    assert.ok(fired[0]! >= 7.3, `fired after ${fired[0]} ms`);
   });
 });
