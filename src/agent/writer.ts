@@ -71,6 +71,10 @@ interface Batch {
   commit(count: number): Promise<void>;
 }
 
+/**
+ * The agent's writer: {@link CycleWriter.enqueue} per finished cycle, {@link CycleWriter.drain} once at
+ * stop, {@link CycleWriter.stats} for logs and metrics. See the module comment for the journal.
+ */
 export class CycleWriter {
   private readonly spool: Spool | undefined;
   /** Cycles the spool could not take (or all of them, without a spool), oldest first. */
