@@ -29,6 +29,7 @@ import {
   withClient,
   withTestDatabase,
 } from './helpers/pg.js';
+import { startTcpProxy } from './helpers/tcp-proxy.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Back ends
@@ -469,6 +470,40 @@ describe('store on an unreachable server', () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+describe('store when the connection dies mid-INSERT', () => {
+  test('the write fails with StoreError(write); the process does not crash', async (t) => {
+    await withTestDatabase(t, async (url) => {
+      const direct = new URL(url);
+      const proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port) });
+      const viaProxy = new URL(url);
+      viaProxy.port = String(proxy.port);
+      const store = createPostgresStore({
+        connection: { connectionString: viaProxy.toString() },
+        describe: describeServer(viaProxy.toString()),
+        agent: 'a',
+        log: silentLogger,
+      });
+      try {
+        await store.migrate();
+        // Hold the table locked so the INSERT is in flight when the connection is cut.
+        await withClient({ connectionString: url }, async (locker) => {
+          await locker.query('BEGIN; LOCK TABLE favicon_metrics IN ACCESS EXCLUSIVE MODE');
+          const write = store.writeCycle(cycle(1, [up('https://a/')]));
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          await proxy.cut();
+          await assert.rejects(write, (err: unknown) => err instanceof StoreError && err.code === 'write');
+          await locker.query('ROLLBACK');
+        });
+        await proxy.restore();
+        assert.equal(await store.writeCycle(cycle(2, [up('https://a/')])), 1, 'the pool recovers');
+      } finally {
+        await store.close();
+        await proxy.close();
+      }
+    });
   });
 });
 

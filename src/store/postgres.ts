@@ -73,6 +73,11 @@ async function writeCycle(pool: pg.Pool, cycle: CycleRecord, url: string): Promi
   const client = await pool.connect().catch((err: unknown) => {
     throw storeError('connect', `cannot connect to ${url}`, err);
   });
+  // pg-pool drops its own 'error' listener while a client is checked out: a connection that dies
+  // mid-INSERT would otherwise raise an unhandled 'error' and kill the agent. The failed query rejects
+  // anyway, so the event itself needs no handling.
+  const ignore = () => {};
+  client.on('error', ignore);
   try {
     const result = await client.query(INSERT_CYCLE, [
       cycle.ts,
@@ -80,10 +85,12 @@ async function writeCycle(pool: pg.Pool, cycle: CycleRecord, url: string): Promi
       cycle.agent,
       ...columns(cycle.results),
     ]);
+    client.off('error', ignore);
     client.release();
     return result.rowCount ?? 0;
   } catch (err) {
     // After a failed or timed-out query the connection's state is unknown: discard it.
+    client.off('error', ignore);
     client.release(err instanceof Error ? err : true);
     throw storeError(
       'write',
