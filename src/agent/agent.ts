@@ -29,7 +29,8 @@ export interface Agent {
   inFlight(): number;
   /**
    * Graceful stop: no new ticks, in-flight probes finish (or hit their deadline), finished cycles are
-   * written within `drainMs`. Returns the number of cycles that could not be written.
+   * written within `drainMs` (what is not stays in the durable spool for the next start). Returns the
+   * number of cycles lost: neither written nor spooled.
    */
   stop(drainMs?: number): Promise<number>;
   /** Aborts in-flight probes at once (a second SIGTERM). */
@@ -82,7 +83,8 @@ export function startAgent(deps: AgentDeps): Agent {
       scheduler.stop();
       await Promise.all([...cycles]);
       const unwritten = await writer.drain(drainMs);
-      if (unwritten > 0) log.error('stopping with cycles not written', { cycles: unwritten });
+      if (unwritten > 0)
+        log.error('stopping with cycles lost (neither written nor spooled)', { cycles: unwritten });
       log.info('agent stopped', {
         ticks: scheduler.stats.ticks,
         skipped: scheduler.stats.skipped,

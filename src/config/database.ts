@@ -21,6 +21,15 @@ export function checkDatabaseUrl(text: string): Checked<string> {
       message: `must be a postgres:// or postgresql:// URL (got scheme ${quote(url.protocol)}), like ${EXAMPLE}`,
     };
   }
+  // A password holding "/", "?" or "#" unencoded ends the authority early: the rest of it would parse as
+  // the path, query or fragment, where masking cannot find it and pg would not see a password at all.
+  if (`${url.pathname}${url.search}${url.hash}`.includes('@')) {
+    return {
+      ok: false,
+      message:
+        'has "@" after the host: a password holding "/", "?", "#" or "@" must be percent-encoded, or kept in database.password_file',
+    };
+  }
   return { ok: true, value: text };
 }
 

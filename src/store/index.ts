@@ -52,3 +52,31 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     onClose: () => server.stop(),
   });
 }
+
+/**
+ * The store as the writer should see it: the schema is migrated before the first write, and a migration
+ * that fails (the server is down as the agent starts: a power cut brings both back at once) is retried
+ * on the next write instead of stopping the agent. Until then writes fail, and the writer keeps the
+ * cycles in its spool.
+ */
+export function migrateBeforeWrites(store: Store, log: Logger): Pick<Store, 'writeCycle'> {
+  let migrated: Promise<unknown> | null = null;
+  const ensure = () => {
+    migrated ??= store.migrate().then(
+      (report) => {
+        if (report.applied.length > 0) log.info('schema migrated', { applied: report.applied.join(',') });
+      },
+      (err: unknown) => {
+        migrated = null;
+        throw err;
+      },
+    );
+    return migrated;
+  };
+  return {
+    async writeCycle(cycle) {
+      await ensure();
+      return store.writeCycle(cycle);
+    },
+  };
+}

@@ -68,7 +68,12 @@ export async function runMigrations(
       'wmn.agent',
       opts.agent,
     ]);
-    await client.query(CREATE_LEDGER);
+    // A current schema needs no DDL at all, so the agent can run as a role without CREATE rights
+    // (docs/security.md: `wmn migrate` as the owner, `wmn run` as the writer).
+    const ledger = await client.query<{ exists: boolean }>(
+      "SELECT to_regclass('wmn_schema_migrations') IS NOT NULL AS exists",
+    );
+    if (!ledger.rows[0]?.exists) await client.query(CREATE_LEDGER);
     const recorded = await client.query<{ version: number; name: string }>(
       'SELECT version, name FROM wmn_schema_migrations ORDER BY version',
     );
@@ -93,7 +98,11 @@ async function apply(client: pg.ClientBase, migration: Migration): Promise<void>
       migration.name,
     ]);
   } catch (err) {
-    throw new StoreError('migrate', `migration ${migration.file} failed`, { cause: err });
+    const hint =
+      (err as { code?: string }).code === '42501'
+        ? ': this role may not change the schema; run `wmn migrate` once as the database owner'
+        : '';
+    throw new StoreError('migrate', `migration ${migration.file} failed${hint}`, { cause: err });
   }
 }
 

@@ -6,7 +6,7 @@ import { type Config, ConfigError } from '../../config/types.js';
 import { createLogger, errorText, type Logger } from '../../log.js';
 import { ENGINES } from '../../probes/index.js';
 import { systemClock } from '../../scheduler/clock.js';
-import { openStore } from '../../store/index.js';
+import { migrateBeforeWrites, openStore, type Store, StoreError } from '../../store/index.js';
 import { type Command, EXIT, stringOpt } from '../command.js';
 
 export const runCommand: Command = {
@@ -26,14 +26,14 @@ export const runCommand: Command = {
       log,
     });
     try {
-      const migration = await store.migrate();
-      if (migration.applied.length > 0) log.info('schema migrated', { applied: migration.applied.join(',') });
+      const migrated = await migrateAtStart(store, log);
       log.info('storage ready', {
         kind: store.describe.kind,
         url: store.describe.url,
         psql: store.describe.psql,
       });
-      const writer = await openCycleWriter({ store, dataDir: config.dataDir, log });
+      const target = migrated ? store : migrateBeforeWrites(store, log);
+      const writer = await openCycleWriter({ store: target, dataDir: config.dataDir, log });
       const agent = startAgent({ config, writer, probers: ENGINES, clock: systemClock, log });
       const onHangup = () => void reload(load, config, agent, log);
       process.on('SIGHUP', onHangup);
@@ -49,6 +49,28 @@ export const runCommand: Command = {
     }
   },
 };
+
+/**
+ * Migrates before probing starts. A server that cannot be reached yet (it boots with the agent, or the
+ * network to it is down) must not stop monitoring: the agent starts, spools, and migrates on its first
+ * successful write. Any other migration failure is a real fault and stops the agent.
+ */
+async function migrateAtStart(store: Store, log: Logger): Promise<boolean> {
+  try {
+    const report = await store.migrate();
+    if (report.applied.length > 0) log.info('schema migrated', { applied: report.applied.join(',') });
+    return true;
+  } catch (err) {
+    if (!(err instanceof StoreError && err.code === 'connect')) throw err;
+    log.warn(
+      'database unreachable at start: probing into the spool; will migrate and write when it is back',
+      {
+        err: errorText(err),
+      },
+    );
+    return false;
+  }
+}
 
 /**
  * SIGHUP: load the configuration again and apply it, or keep the running one if the new one is invalid.
