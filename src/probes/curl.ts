@@ -112,7 +112,7 @@ function runCurl(bin: string, args: string[], killAfterMs: number, signal: Abort
     let child: ChildProcess;
     try {
       // LC_ALL=C: curl parses `--max-time 1.5` and words its errors (read by curl-result.ts) in C locale.
-      child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+      child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: curlEnv() });
     } catch (err) {
       resolve({ stdout: '', stderr: '', signal: null, spawnError: err as Error });
       return;
@@ -173,4 +173,13 @@ function spawnErrorText(err: Error, bin: string): string {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return `curl not found (${bin}): install curl or use engine "http"`;
   return `cannot run curl (${bin}): ${err.message}`;
+}
+
+/** What curl may see of wmn's environment: never DATABASE_URL or other secrets (readable in /proc). */
+const CURL_ENV_KEYS = ['PATH', 'HOME', 'TZ', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'CURL_CA_BUNDLE'] as const;
+
+function curlEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { LC_ALL: 'C' }; // '1.5' parses and messages stay English
+  for (const key of CURL_ENV_KEYS) if (process.env[key] !== undefined) env[key] = process.env[key];
+  return env;
 }
