@@ -1,5 +1,9 @@
 /** The shape every `wmn` sub-command has, so main.ts can route, parse and document them uniformly. */
 import type { ParseArgsConfig } from 'node:util';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/types.js';
+import { createLogger, type Logger } from '../log.js';
+import { openStore, type Store } from '../store/index.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
@@ -30,4 +34,30 @@ export class UsageError extends Error {
 export function stringOpt(args: ParsedArgs, name: string): string | undefined {
   const v = args.values[name];
   return typeof v === 'string' ? v : undefined;
+}
+
+/** The `--config FILE` option shared by the commands that read a configuration. */
+export const CONFIG_OPTION = {
+  help: '  -c, --config FILE   YAML config (default: $WMN_CONFIG, else built-in defaults)',
+  options: { config: { type: 'string', short: 'c' } } satisfies OptionSpec,
+} as const;
+
+/** Loads the configuration named by `--config` (or $WMN_CONFIG, or the defaults). */
+export function loadConfigFrom(args: ParsedArgs): Promise<Config> {
+  return loadConfig({ file: stringOpt(args, 'config'), env: process.env });
+}
+
+/** The configuration, a logger at its level, and the store it names: where `run` and `migrate` start. */
+export async function openConfigured(
+  args: ParsedArgs,
+): Promise<{ config: Config; log: Logger; store: Store }> {
+  const config = await loadConfigFrom(args);
+  const log = createLogger({ level: config.logLevel });
+  const store = await openStore({
+    database: config.database,
+    dataDir: config.dataDir,
+    agent: config.agent,
+    log,
+  });
+  return { config, log, store };
 }

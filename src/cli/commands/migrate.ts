@@ -1,24 +1,13 @@
 /** `wmn migrate`: apply the schema to the configured database and exit. */
-import { loadConfig } from '../../config/load.js';
-import { createLogger } from '../../log.js';
-import { openStore } from '../../store/index.js';
-import { type Command, EXIT, stringOpt } from '../command.js';
+import { CONFIG_OPTION, type Command, EXIT, openConfigured } from '../command.js';
 
 export const migrateCommand: Command = {
   path: ['migrate'],
   usage: 'migrate [--config FILE]',
   summary: 'Apply pending schema migrations to the configured database and exit.',
-  help: '  -c, --config FILE   YAML config (default: $WMN_CONFIG, else built-in defaults)',
-  options: { config: { type: 'string', short: 'c' } },
+  ...CONFIG_OPTION,
   async run(args) {
-    const config = await loadConfig({ file: stringOpt(args, 'config'), env: process.env });
-    const log = createLogger({ level: config.logLevel });
-    const store = await openStore({
-      database: config.database,
-      dataDir: config.dataDir,
-      agent: config.agent,
-      log,
-    });
+    const { store } = await openConfigured(args);
     try {
       const report = await store.migrate();
       const what = report.applied.length > 0 ? `applied ${report.applied.join(', ')}` : 'already current';

@@ -1,30 +1,20 @@
 /** `wmn run`: the agent, until SIGTERM/SIGINT (a second signal aborts in-flight probes). */
 import { type Agent, startAgent } from '../../agent/agent.js';
 import { openCycleWriter } from '../../agent/writer.js';
-import { loadConfig } from '../../config/load.js';
 import { type Config, ConfigError } from '../../config/types.js';
-import { createLogger, errorText, type Logger } from '../../log.js';
+import { errorText, type Logger } from '../../log.js';
 import { ENGINES } from '../../probes/index.js';
 import { systemClock } from '../../scheduler/clock.js';
-import { migrateBeforeWrites, openStore, type Store, StoreError } from '../../store/index.js';
-import { type Command, EXIT, stringOpt } from '../command.js';
+import { migrateBeforeWrites, type Store, StoreError } from '../../store/index.js';
+import { CONFIG_OPTION, type Command, EXIT, loadConfigFrom, openConfigured } from '../command.js';
 
 export const runCommand: Command = {
   path: ['run'],
   usage: 'run [--config FILE]',
   summary: 'Probe every source each interval and store every row (the agent).',
-  help: '  -c, --config FILE   YAML config (default: $WMN_CONFIG, else built-in defaults)',
-  options: { config: { type: 'string', short: 'c' } },
+  ...CONFIG_OPTION,
   async run(args) {
-    const load = () => loadConfig({ file: stringOpt(args, 'config'), env: process.env });
-    const config = await load();
-    const log = createLogger({ level: config.logLevel });
-    const store = await openStore({
-      database: config.database,
-      dataDir: config.dataDir,
-      agent: config.agent,
-      log,
-    });
+    const { config, log, store } = await openConfigured(args);
     try {
       const migrated = await migrateAtStart(store, log);
       log.info('storage ready', {
@@ -35,7 +25,7 @@ export const runCommand: Command = {
       const target = migrated ? store : migrateBeforeWrites(store, log);
       const writer = await openCycleWriter({ store: target, dataDir: config.dataDir, log });
       const agent = startAgent({ config, writer, probers: ENGINES, clock: systemClock, log });
-      const onHangup = () => void reload(load, config, agent, log);
+      const onHangup = () => void reload(() => loadConfigFrom(args), config, agent, log);
       process.on('SIGHUP', onHangup);
       const signal = await nextSignal(() => {
         log.warn('second signal: aborting in-flight probes');
