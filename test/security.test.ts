@@ -187,10 +187,12 @@ function descendantsOf(roots: ReadonlySet<number>, parents: ReadonlyMap<number, 
 function watchProcesses(root: number, marker?: string): { stop(): Sighting[] } {
   const seen = new Map<string, Sighting>();
   const related = relatedFinder(root, marker);
+  const rootArgv = readProc(root, 'cmdline');
   const poll = () => {
     for (const pid of related()) {
       const argv = readProc(pid, 'cmdline');
-      if (argv === '') continue;
+      // A child caught between fork and exec still shows wmn's own argv and environment: not a leak.
+      if (argv === '' || (pid !== root && argv === rootArgv)) continue;
       const environ = pid === root ? '' : readProc(pid, 'environ');
       seen.set(`${pid} ${argv}`, { pid, argv, environ });
     }
