@@ -49,6 +49,12 @@
  *   earlier hops too late (7.88.1 here: 364 ms for a 300 ms deadline after a 64 ms hop). The deadline
  *   had passed all the same, and nothing that arrives after it counts (curl checks the deadline first
  *   whenever it wakes), so a timeout's totalMs is capped at the probe's timeout.
+ * - curl reports the code of a status line as soon as it is read, also when the head it begins never
+ *   ends (a server trickling its headers, or sending more than curl's 300 KB cap on them). A response is
+ *   its whole head, as for the in-process engine, whose parser yields nothing less: when a failed
+ *   transfer's `--verbose` log shows the final status line but not the blank line that ends its head,
+ *   the result is `disconnected`. (The log is read up to curl.ts's cap on it, 64 KB: a failed transfer
+ *   whose head ends later than that reads as having no response.)
  */
 import { isIP } from 'node:net';
 import type { ErrorClass, HttpSource, ProbeResult } from './types.js';
@@ -73,7 +79,7 @@ export interface CurlReport {
 export interface CurlOutput {
   /** stdout: the `%{json}` report. */
   readonly stdout: string;
-  /** stderr: curl's `--verbose` log, read only for why a connection failed. */
+  /** stderr: curl's `--verbose` log, read only for why a connection failed and whether a head ended. */
   readonly verbose: string;
   /** Spawn → exit; used as totalMs when curl's own report has none. */
   readonly elapsedMs: number;
@@ -139,7 +145,7 @@ export function curlJsonToResult(
       `unexpected curl report: ${preview(JSON.stringify(json))}`,
     );
   }
-  const status = finalStatus(report);
+  const status = finalStatus(report, output.verbose);
   const error = report.exitcode === 0 ? null : classifyExit(report, output.verbose);
   const phases = {
     source: source.uri,
@@ -197,11 +203,23 @@ function failureDetail(report: CurlReport, verbose: string): string {
 }
 
 /** The status of the response to the probe, or null when there was none (see "What curl cannot tell"). */
-function finalStatus(report: CurlReport): number | null {
+function finalStatus(report: CurlReport, verbose: string): number | null {
   const code = report.http_code;
   if (!Number.isInteger(code) || code < 100 || code > 999) return null;
+  if (report.exitcode !== 0 && !lastHeadEnded(verbose)) return null;
   const failedAfterRedirect = report.exitcode !== 0 && report.exitcode !== 47 && report.num_redirects > 0;
   return failedAfterRedirect && code >= 300 && code < 400 ? null : code;
+}
+
+/**
+ * Whether the last response head in curl's `--verbose` log ended: curl logs each line of a head it
+ * receives as `< line`, the blank line that ends it included. A log without a status line says nothing
+ * either way (none was kept), and then curl's http_code stands.
+ */
+function lastHeadEnded(verbose: string): boolean {
+  const statusLines = [...verbose.matchAll(/^< HTTP\/\S+ \d{3}/gm)];
+  const last = statusLines.at(-1);
+  return last === undefined || /^< \r?$/m.test(verbose.slice(last.index));
 }
 
 function totalMs(report: CurlReport, output: Omit<CurlOutput, 'stdout'>): number {

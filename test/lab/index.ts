@@ -4,16 +4,20 @@
  */
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createTlsServer } from 'node:tls';
 import { labCerts } from './certs.js';
 import { startLabDns } from './dns.js';
 import {
   closedPort,
   emptyReply,
+  endlessHead,
   garbage,
   hang,
   resetOnHello,
   startFaultServer,
   startHandshakeDelay,
+  trickleBody,
+  trickleHead,
 } from './faults.js';
 import { type Listening, listen } from './listen.js';
 import { labRoutes } from './routes.js';
@@ -34,6 +38,18 @@ export const LAB_TARGETS = {
   garbage: 'http',
   /** Nothing listens: connections are refused. */
   closed: 'http',
+  /** The lab routes, with a certificate from the lab CA that expired in 2020. */
+  expiredCert: 'https',
+  /** The lab routes, with a self-signed certificate (not from the lab CA). */
+  selfSigned: 'https',
+  /** Completes the TLS handshake, then never answers. */
+  hangAfterHandshake: 'https',
+  /** Slowloris: a status line, then the head one byte every 100 ms, never ending. */
+  trickleHead: 'http',
+  /** A whole head announcing 1 MB, then the body one byte every 100 ms. */
+  trickleBody: 'http',
+  /** A status line, then header lines for as long as the client reads. */
+  endlessHead: 'http',
 } as const;
 export type LabTarget = keyof typeof LAB_TARGETS;
 
@@ -50,6 +66,8 @@ export interface Lab {
   url(target: LabTarget, path?: string, host?: string): string;
   /** An HTTPS URL whose TLS handshake the server delays by `delayMs` (listener started on first use). */
   handshakeDelayUrl(delayMs: number, path?: string, host?: string): Promise<string>;
+  /** Resolves once no lab server holds a connection: every client the lab served has hung up. */
+  idle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -64,6 +82,15 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     resetHandshake: await startFaultServer(resetOnHello),
     emptyReply: await startFaultServer(emptyReply),
     garbage: await startFaultServer(garbage),
+    expiredCert: await listen(createHttpsServer(certs.expired, labRoutes)),
+    selfSigned: await listen(createHttpsServer(certs.selfSigned, labRoutes)),
+    // Reads and drops the request once the handshake is done, so the client's close is seen at once.
+    hangAfterHandshake: await listen(
+      createTlsServer({ cert: certs.cert, key: certs.key }, (socket) => socket.resume()),
+    ),
+    trickleHead: await startFaultServer(trickleHead),
+    trickleBody: await startFaultServer(trickleBody),
+    endlessHead: await startFaultServer(endlessHead),
   };
   const closed = await closedPort();
   const dns = await startLabDns('127.0.0.1', options.dnsPort ?? 0);
@@ -83,6 +110,11 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         delayed.set(delayMs, listener);
       }
       return `https://${hostPart(host)}:${(await listener).port}${path}`;
+    },
+    async idle() {
+      await Promise.all(
+        [...Object.values(servers), ...(await Promise.all(delayed.values()))].map((s) => s.idle()),
+      );
     },
     async close() {
       const all = [...Object.values(servers), ...(await Promise.all(delayed.values())), dns];

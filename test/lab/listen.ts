@@ -8,6 +8,8 @@ export interface Listening {
   readonly port: number;
   /** Stops listening and destroys every connection the server accepted. */
   close(): Promise<void>;
+  /** Resolves once every connection the server accepted has closed (the client hung up, or close()). */
+  idle(): Promise<void>;
 }
 
 /** Listens on `host:port` (port 0: any free port) and tracks the server's connections. */
@@ -33,5 +35,14 @@ export async function listen(server: Server, host = '127.0.0.1', port = 0): Prom
         server.close(() => resolve());
         for (const socket of sockets) socket.destroy();
       }),
+    async idle() {
+      // A connection accepted while waiting is waited for too. Not events.once: it rejects on 'error',
+      // which a client's reset is here, while 'close' follows it all the same.
+      while (sockets.size > 0) {
+        await Promise.all(
+          [...sockets].map((socket) => new Promise((closed) => socket.once('close', closed))),
+        );
+      }
+    },
   };
 }
