@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { TEST_PG_URL } from '../test/helpers/env.js';
 import { createDatabase, dropDatabase, withClient } from '../test/helpers/pg.js';
+import { childrenOf } from '../test/helpers/procs.js';
 import { countLines, NOT_BUILT, type RunningWmn, startWmn, WMN_BUILT } from '../test/helpers/wmn.js';
 import { LAB_TARGETS, type LabTarget } from '../test/lab/index.js';
 import type { RemoteLab } from '../test/lab/isolated.js';
@@ -232,23 +233,6 @@ function sample(pid: number, t: number, cycles: number): Sample {
     cycles,
     childPids: kids.map((k) => k.pid),
   };
-}
-
-/** The children of `parent` with their state (Z: exited, not reaped). */
-function childrenOf(parent: number): Array<{ pid: number; state: string }> {
-  const found: Array<{ pid: number; state: string }> = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // exited while we looked
-    }
-    const [state = '', ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(ppid) === parent) found.push({ pid: Number(entry), state });
-  }
-  return found;
 }
 
 async function countRows(url: string): Promise<{ found: number; cycles: number }> {

@@ -5,15 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,6 +16,7 @@ import { classifyExit, curlJsonToResult, curlOutputToResult } from '../src/probe
 import type { HttpProbeOptions, HttpSource, ProbeContext, ProbeResult } from '../src/probes/types.js';
 import { USER_AGENT } from '../src/version.js';
 import { need } from './helpers/env.js';
+import { childrenOf } from './helpers/procs.js';
 
 const curlAvailable = spawnSync('curl', ['--version']).status === 0;
 
@@ -703,28 +696,12 @@ function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** Pids of this process's children whose command name is `comm` (from /proc: no hook in the prober). */
-function children(comm: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // exited while we looked
-    }
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (ppid === process.pid && name === comm) pids.push(Number(entry));
-  }
-  return pids;
-}
-
 /** Waits until exactly one child named `comm` runs, and returns its pid. */
 async function childAppears(comm: string): Promise<number> {
   for (let i = 0; i < 400; i++) {
-    const [pid, ...more] = children(comm);
+    const [pid, ...more] = childrenOf(process.pid)
+      .filter((c) => c.comm === comm)
+      .map((c) => c.pid);
     if (pid !== undefined && more.length === 0) return pid;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }

@@ -9,13 +9,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { after, before, describe, type TestContext, test } from 'node:test';
 import { promisify } from 'node:util';
 import { curlJsonToResult } from '../src/probes/curl-result.js';
 import { ENGINES } from '../src/probes/index.js';
 import type { Engine, HttpProbeOptions, ProbeOutcome, ProbeResult } from '../src/probes/types.js';
 import { need } from './helpers/env.js';
+import { childrenOf } from './helpers/procs.js';
 import { type Lab, startLab } from './lab/index.js';
 
 /** Deadline of every hostile probe but the 1 GB body's. */
@@ -138,7 +139,7 @@ before(async () => {
   } catch (err) {
     labError = String(err);
   }
-  ownChildren = new Set(children().map((c) => c.pid));
+  ownChildren = new Set(childrenOf(process.pid).map((c) => c.pid));
 });
 after(() => lab?.close());
 
@@ -191,37 +192,9 @@ async function endsInTime(t: TestContext, engine: Engine, lab: Lab, c: HostileCa
   assert.fail(`${c.name}: ${seen.join(', ')} ms in ${RUNS} runs, deadline ${deadline} + ${GRACE_MS}`);
 }
 
-interface Child {
-  readonly pid: number;
-  readonly comm: string;
-  /** `Z` for a zombie: exited, not yet reaped. */
-  readonly state: string;
-}
-
-/** This process's children, zombies included, read from /proc (the probers have no hook for it). */
-function children(): Child[] {
-  const found: Child[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // exited while we looked
-    }
-    // pid (comm) state ppid …; comm may hold spaces and parentheses, hence the last ')'.
-    const close = stat.lastIndexOf(')');
-    const [state = '', ppid] = stat.slice(close + 2).split(' ');
-    if (Number(ppid) === process.pid) {
-      found.push({ pid: Number(entry), comm: stat.slice(stat.indexOf('(') + 1, close), state });
-    }
-  }
-  return found;
-}
-
 /** A settled probe leaves no process: curl was reaped (no zombie), nothing else was started. */
 function assertNoStrayChildren(): void {
-  const stray = children().filter((c) => !ownChildren.has(c.pid) || c.state === 'Z');
+  const stray = childrenOf(process.pid).filter((c) => !ownChildren.has(c.pid) || c.state === 'Z');
   assert.deepEqual(stray, [], 'child processes left after the probe settled');
 }
 
