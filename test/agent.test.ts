@@ -46,6 +46,7 @@ function config(sources: SourceConfig[]): Config {
     timeoutMs: 1500,
     engine: 'http',
     sources,
+    spread: false,
     database: { url: null, embeddedPort: null },
     dataDir: '/nonexistent',
     logLevel: 'info',
@@ -84,6 +85,45 @@ describe('runCycle', () => {
     assert.equal(record.results[0]?.error, 'internal');
     assert.equal(record.results[0]?.disconnected, true);
     assert.equal(record.results[0]?.detail, 'boom');
+  });
+});
+
+describe('runCycle with spread sources', () => {
+  /** Probers that note when each source started, ms after the cycle began. */
+  function timed() {
+    const began = performance.now();
+    const started = new Map<string, number>();
+    const prober: Prober = async (s) => {
+      started.set(s.uri, performance.now() - began);
+      return ok(s.uri);
+    };
+    return { started, probers: { http: prober, curl: prober } };
+  }
+
+  it('starts each source its offset after the tick, keeping source order and the tick as ts', async () => {
+    const { started, probers: noting } = timed();
+    const spreadSources = [source('https://a/'), { ...source('https://b/'), offsetMs: 150 }];
+    const record = await runCycle('a', tick, spreadSources, noting, ctx);
+    assert.deepEqual(
+      record.results.map((r) => r.source),
+      ['https://a/', 'https://b/'],
+    );
+    assert.equal(record.ts.getTime(), tick.scheduledAt);
+    assert.ok(started.get('https://a/')! < 50, 'an unspread source starts at the tick');
+    assert.ok(started.get('https://b/')! >= 149, `started at ${started.get('https://b/')} ms`);
+  });
+
+  it('stops waiting when the agent aborts, so a waiting source still yields its row at once', async () => {
+    const { started, probers: noting } = timed();
+    const abort = new AbortController();
+    const cycle = runCycle('a', tick, [{ ...source('https://a/'), offsetMs: 60_000 }], noting, {
+      ...ctx,
+      signal: abort.signal,
+    });
+    abort.abort();
+    const record = await cycle;
+    assert.equal(record.results.length, 1);
+    assert.ok(started.get('https://a/')! < 1_000);
   });
 });
 

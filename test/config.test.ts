@@ -64,6 +64,7 @@ const DEFAULTS = {
     { uri: 'https://google.com/favicon.ico', kind: 'http', engine: 'curl', options: ORIGINAL_OPTIONS },
     { uri: 'https://cloudflare.com/favicon.ico', kind: 'http', engine: 'curl', options: ORIGINAL_OPTIONS },
   ],
+  spread: false,
   database: { url: null, embeddedPort: null },
   dataDir: '/home/tester/.local/state/wmn',
   logLevel: 'info',
@@ -160,6 +161,13 @@ const INVALID: Record<string, ConfigIssue[]> = {
         'must be a postgres:// or postgresql:// URL (got scheme "mysql:"), like postgres://wmn@db.example.com:5432/wmn',
     },
   ],
+  'database-url-raw-password': [
+    {
+      path: 'database.url',
+      message:
+        'has "@" after the host: a password holding "/", "?", "#" or "@" must be percent-encoded, or kept in database.password_file',
+    },
+  ],
   'yaml-syntax': [
     {
       path: '',
@@ -169,7 +177,11 @@ const INVALID: Record<string, ConfigIssue[]> = {
 };
 
 /** Secrets written into fixtures, which no message may repeat. */
-const SECRETS: Record<string, string> = { 'source-credentials': 's3cret-pass', 'database-url': 'hunter2' };
+const SECRETS: Record<string, string> = {
+  'source-credentials': 's3cret-pass',
+  'database-url': 'hunter2',
+  'database-url-raw-password': 'hunter3',
+};
 
 describe('config: one fixture per bad-config rule', () => {
   for (const [rule, issues] of Object.entries(INVALID)) {
@@ -340,6 +352,7 @@ describe('config: every key', () => {
           },
         },
       ],
+      spread: false,
       // The password file's content, percent-encoded so pg decodes it back exactly.
       database: { url: 'postgres://wmn:pa%20ss%40word%2F%2541@db.example.com:5432/wmn', embeddedPort: 5433 },
       dataDir: fixture('state'),
@@ -369,6 +382,15 @@ describe('config: every key', () => {
         'cannot read /run/secrets/db-password: no such file',
       ],
     );
+  });
+});
+
+describe('config: spread', () => {
+  it('starts source i of n at i/n of the interval after the tick, and every source at the tick by default', () => {
+    const sources = 'sources: [https://a.example/, https://b.example/, https://c.example/]\n';
+    const offsets = (text: string) => parseConfig(text, null, {}, host).sources.map((s) => s.offsetMs ?? 0);
+    assert.deepEqual(offsets(`interval: 2s\nspread: true\n${sources}`), [0, 666, 1333]);
+    assert.deepEqual(offsets(`interval: 2s\n${sources}`), [0, 0, 0]);
   });
 });
 
@@ -456,6 +478,7 @@ describe('config: JSON Schema', () => {
       'timeout',
       'engine',
       'sources',
+      'spread',
       'database',
       'data_dir',
       'log',

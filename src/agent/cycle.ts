@@ -1,8 +1,12 @@
 /**
- * One probe cycle: every source probed in its own task at the same tick, gathered into one record.
+ * One probe cycle: every source probed in its own task, gathered into one record. A source starts at the
+ * tick, or `offsetMs` after it when the configuration spreads a cycle's probes across the interval
+ * (`spread`): on two cores, a hundred handshakes started at one instant queue behind each other and
+ * inflate each other's phases by tens of milliseconds (see docs/measurements.md).
  * A prober that throws (a bug, never a network failure) still yields a row, classed `internal`, so a
  * cycle always has exactly one row per source.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { SourceConfig } from '../config/types.js';
 import type { Engine, ProbeContext, ProbeResult, Prober } from '../probes/types.js';
 import type { Tick } from '../scheduler/scheduler.js';
@@ -17,8 +21,19 @@ export async function runCycle(
   probers: ProberRegistry,
   ctx: ProbeContext,
 ): Promise<CycleRecord> {
-  const results = await Promise.all(sources.map((s) => probeSafely(s, probers, ctx)));
+  const results = await Promise.all(
+    sources.map((s) =>
+      s.offsetMs
+        ? startAfter(s.offsetMs, ctx.signal).then(() => probeSafely(s, probers, ctx))
+        : probeSafely(s, probers, ctx),
+    ),
+  );
   return { agent, probeId: tick.probeId, ts: new Date(tick.scheduledAt), results };
+}
+
+/** Waits out a source's offset. An abort ends the wait early: the probe then settles at once, still a row. */
+function startAfter(ms: number, signal: AbortSignal): Promise<void> {
+  return sleep(ms, undefined, { signal }).catch(() => {});
 }
 
 async function probeSafely(

@@ -33,6 +33,7 @@ export function resolve(
     timeoutMs: settings.timeout,
     engine: settings.engine,
     sources: settings.sources.map((entry, index) => resolveSource(entry, index, settings, ctx, issues)),
+    spread: settings.spread,
     database: resolveDatabase(settings.database, overrides, ctx, issues),
     dataDir: resolveDataDir(settings, overrides, ctx),
     logLevel: overrides.logLevel ?? settings.log.level,
@@ -65,9 +66,12 @@ function resolveSource(
 ): SourceConfig {
   const caFile = entry.ca_file === undefined ? undefined : besideFile(ctx.file, entry.ca_file);
   if (caFile !== undefined) report(issues, `sources[${index}].ca_file`, checkCaFile(caFile, ctx.host));
+  // Source i of n starts i/n of the interval after the tick; offsets are recomputed on every reload.
+  const offsetMs = settings.spread ? Math.floor((index * settings.interval) / settings.sources.length) : 0;
   return {
     source: entry.source,
     engine: entry.engine ?? settings.engine,
+    ...(offsetMs > 0 ? { offsetMs } : {}),
     options: {
       timeoutMs: entry.timeout ?? settings.timeout,
       followRedirects: entry.follow_redirects ?? SOURCE_DEFAULTS.follow_redirects,

@@ -173,6 +173,10 @@ export const configFileSchema = z
     timeout: timeoutSchema.prefault('1.5s'),
     engine: engineSchema.prefault('curl'),
     sources: sourcesSchema,
+    spread: z.boolean().prefault(false).meta({
+      description:
+        "Start source i of n at i/n of the interval after each tick instead of all at the tick: many sources probed at one instant inflate each other's timings.",
+    }),
     database: databaseSchema.prefault({}),
     data_dir: pathSchema
       .meta({

@@ -6,6 +6,8 @@ export interface SourceConfig {
   readonly source: Source;
   readonly engine: Engine;
   readonly options: HttpProbeOptions;
+  /** When to start within each cycle, ms after the tick (set by `spread`); absent or 0: at the tick. */
+  readonly offsetMs?: number;
 }
 
 export interface DatabaseConfig {
@@ -24,6 +26,8 @@ export interface Config {
   /** Default engine for sources that do not name one. */
   readonly engine: Engine;
   readonly sources: readonly SourceConfig[];
+  /** Spread each cycle's probes evenly across the interval instead of starting them all at the tick. */
+  readonly spread: boolean;
   readonly database: DatabaseConfig;
   /** State directory: embedded database, spool. */
   readonly dataDir: string;
