@@ -49,6 +49,7 @@ function config(sources: SourceConfig[]): Config {
     spread: false,
     database: { url: null, embeddedPort: null },
     dataDir: '/nonexistent',
+    spoolMaxBytes: 256 * 1024 ** 2,
     logLevel: 'info',
   };
 }

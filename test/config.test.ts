@@ -67,6 +67,7 @@ const DEFAULTS = {
   spread: false,
   database: { url: null, embeddedPort: null },
   dataDir: '/home/tester/.local/state/wmn',
+  spoolMaxBytes: 256 * 1024 ** 2,
   logLevel: 'info',
 };
 
@@ -168,6 +169,7 @@ const INVALID: Record<string, ConfigIssue[]> = {
         'has "@" after the host: a password holding "/", "?", "#" or "@" must be percent-encoded, or kept in database.password_file',
     },
   ],
+  'spool-size': [{ path: 'spool.max_size', message: '300 is not a size; write e.g. "256MiB"' }],
   'yaml-syntax': [
     {
       path: '',
@@ -356,6 +358,7 @@ describe('config: every key', () => {
       // The password file's content, percent-encoded so pg decodes it back exactly.
       database: { url: 'postgres://wmn:pa%20ss%40word%2F%2541@db.example.com:5432/wmn', embeddedPort: 5433 },
       dataDir: fixture('state'),
+      spoolMaxBytes: 64 * 1024 ** 2,
       logLevel: 'debug',
     });
   });
@@ -482,6 +485,7 @@ describe('config: JSON Schema', () => {
       'database',
       'data_dir',
       'log',
+      'spool',
     ]);
     assert.equal(schema.additionalProperties, false);
     assert.equal(schema.properties.interval.default, '1s');

@@ -36,6 +36,7 @@ export function resolve(
     spread: settings.spread,
     database: resolveDatabase(settings.database, overrides, ctx, issues),
     dataDir: resolveDataDir(settings, overrides, ctx),
+    spoolMaxBytes: settings.spool.max_size,
     logLevel: overrides.logLevel ?? settings.log.level,
   };
   return issues.length === 0 ? { ok: true, value: config } : { ok: false, issues };

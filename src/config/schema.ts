@@ -12,6 +12,7 @@ import type { Engine } from '../probes/types.js';
 import type { Checked } from './checked.js';
 import { checkDatabaseUrl } from './database.js';
 import { DURATION_PATTERN, type DurationLimits, malformedDuration, parseDuration } from './duration.js';
+import { parseSize } from './size.js';
 import { parseSource } from './sources.js';
 import { describe, quote } from './text.js';
 
@@ -185,6 +186,18 @@ export const configFileSchema = z
       })
       .optional(),
     log: z.strictObject({ level: logLevelSchema.prefault('info') }).prefault({}),
+    spool: z
+      .strictObject({
+        max_size: z
+          .string({ error: (iss) => `${String(iss.input)} is not a size; write e.g. "256MiB"` })
+          .transform(checkedBy((text) => parseSize(text, { min: 1024 ** 2, max: 64 * 1024 ** 3 })))
+          .prefault('256MiB')
+          .meta({
+            description:
+              'Bound of the on-disk spool that keeps cycles the database has not taken yet (1MiB to 64GiB). Past it the oldest cycles are dropped, with an error logged.',
+          }),
+      })
+      .prefault({}),
   })
   .meta({ title: 'wmn configuration', description: 'watch my network: wmn.yaml' });
 

@@ -31,6 +31,8 @@ export interface Config {
   readonly database: DatabaseConfig;
   /** State directory: embedded database, spool. */
   readonly dataDir: string;
+  /** Bound of the spool's files in bytes; past it the oldest cycles are dropped. */
+  readonly spoolMaxBytes: number;
   readonly logLevel: LogLevel;
 }
 

@@ -23,7 +23,12 @@ export const runCommand: Command = {
         psql: store.describe.psql,
       });
       const target = migrated ? store : migrateBeforeWrites(store, log);
-      const writer = await openCycleWriter({ store: target, dataDir: config.dataDir, log });
+      const writer = await openCycleWriter({
+        store: target,
+        dataDir: config.dataDir,
+        log,
+        maxSpoolBytes: config.spoolMaxBytes,
+      });
       const agent = startAgent({ config, writer, probers: ENGINES, clock: systemClock, log });
       const onHangup = () => void reload(() => loadConfigFrom(args), config, agent, log);
       process.on('SIGHUP', onHangup);
@@ -85,6 +90,7 @@ async function reload(
   const fixed = {
     database: started.database,
     dataDir: started.dataDir,
+    spoolMaxBytes: started.spoolMaxBytes,
     logLevel: started.logLevel,
   } satisfies Partial<Config>;
   const changed = (Object.keys(fixed) as (keyof typeof fixed)[]).filter(
