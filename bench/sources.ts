@@ -1,0 +1,28 @@
+/**
+ * Lab sources exactly as the agent would get them: a configuration of `n` distinct source URIs on one
+ * lab URL (`?i=k`, since rows are keyed by source), resolved by wmn's own config loader, so `spread`
+ * gives the same start offsets it gives in `wmn run`.
+ */
+
+import { systemHost } from '../src/config/host.js';
+import { parseConfig } from '../src/config/load.js';
+import type { SourceConfig } from '../src/config/types.js';
+import type { Engine } from '../src/probes/types.js';
+
+export interface SourceSpec {
+  readonly url: string;
+  readonly engine: Engine;
+  readonly caFile?: string;
+  readonly timeoutMs: number;
+}
+
+export function labSources(spec: SourceSpec, n: number, spread = false): SourceConfig[] {
+  const sources = Array.from({ length: n }, (_, i) => {
+    const url = new URL(spec.url);
+    if (n > 1) url.searchParams.set('i', String(i));
+    return { url: url.href, ...(spec.caFile === undefined ? {} : { ca_file: spec.caFile }) };
+  });
+  // JSON is YAML: the text goes through the same parse → defaults → validate as a wmn.yaml.
+  const text = JSON.stringify({ timeout: `${spec.timeoutMs}ms`, engine: spec.engine, spread, sources });
+  return [...parseConfig(text, null, {}, systemHost).sources];
+}
