@@ -88,7 +88,7 @@ export function startAgent(deps: AgentDeps): Agent {
       log.info('agent stopped', {
         ticks: scheduler.stats.ticks,
         skipped: scheduler.stats.skipped,
-        ...writer.stats,
+        ...snakeCase(writer.stats),
       });
       return unwritten;
     },
@@ -117,4 +117,14 @@ function describeConfig(config: Config) {
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
+}
+
+/** Log fields are snake_case, whatever the counters are called in code. */
+function snakeCase(fields: object): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(fields).map(([key, value]) => [
+      key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
+      value,
+    ]),
+  );
 }
