@@ -4,7 +4,6 @@
  * servers on 127.0.0.1). The lab-based comparison with the in-process engine is in probes.test.ts.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
@@ -15,10 +14,8 @@ import { createCurlProber, curlArgs, probeCurl } from '../src/probes/curl.js';
 import { classifyExit, curlJsonToResult, curlOutputToResult } from '../src/probes/curl-result.js';
 import type { HttpProbeOptions, HttpSource, ProbeContext, ProbeResult } from '../src/probes/types.js';
 import { USER_AGENT } from '../src/version.js';
-import { need } from './helpers/env.js';
+import { CURL_AVAILABLE, need } from './helpers/env.js';
 import { childrenOf } from './helpers/procs.js';
-
-const curlAvailable = spawnSync('curl', ['--version']).status === 0;
 
 const OPTIONS: HttpProbeOptions = {
   timeoutMs: 1500,
@@ -720,7 +717,7 @@ function reaped(pid: number): boolean {
 
 describe('curl process (real curl, local servers)', () => {
   test('a 200: phases measured, wmn user agent, Connection: close, one request', async (t) => {
-    if (!need(t, curlAvailable, 'curl not installed')) return;
+    if (!need(t, CURL_AVAILABLE, 'curl not installed')) return;
     const server = await recordingServer();
     t.after(() => server.close());
     const r = await probeCurl(source(`${server.base}/favicon.ico`), OPTIONS, ctx());
@@ -733,7 +730,7 @@ describe('curl process (real curl, local servers)', () => {
   });
 
   test('a server that never answers: timeout at the deadline, curl reaped', async (t) => {
-    if (!need(t, curlAvailable, 'curl not installed')) return;
+    if (!need(t, CURL_AVAILABLE, 'curl not installed')) return;
     const server = await hangingServer();
     t.after(() => server.close());
     const started = performance.now();
@@ -749,7 +746,7 @@ describe('curl process (real curl, local servers)', () => {
   });
 
   test('aborting the probe kills curl at once and reaps it', async (t) => {
-    if (!need(t, curlAvailable, 'curl not installed')) return;
+    if (!need(t, CURL_AVAILABLE, 'curl not installed')) return;
     const server = await hangingServer();
     t.after(() => server.close());
     const abort = new AbortController();
@@ -777,7 +774,7 @@ describe('curl process (real curl, local servers)', () => {
   });
 
   test('URLs never reach a shell and are one URL: quotes, spaces, $(…), {…}, /-K', async (t) => {
-    if (!need(t, curlAvailable, 'curl not installed')) return;
+    if (!need(t, CURL_AVAILABLE, 'curl not installed')) return;
     const server = await recordingServer();
     const dir = mkdtempSync(join(tmpdir(), 'wmn-curl-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -795,13 +792,13 @@ describe('curl process (real curl, local servers)', () => {
   });
 
   test('a path that looks like an option is a URL: refused, not read as -K', async (t) => {
-    if (!need(t, curlAvailable, 'curl not installed')) return;
+    if (!need(t, CURL_AVAILABLE, 'curl not installed')) return;
     const r = await probeCurl(source('http://127.0.0.1:1/-K'), OPTIONS, ctx());
     assert.equal(r.error, 'refused', r.detail);
   });
 
   test('neither ~/.curlrc nor the proxy environment changes what curl does', async (t) => {
-    if (!need(t, curlAvailable, 'curl not installed')) return;
+    if (!need(t, CURL_AVAILABLE, 'curl not installed')) return;
     const server = await recordingServer();
     const dir = mkdtempSync(join(tmpdir(), 'wmn-curl-'));
     writeFileSync(join(dir, '.curlrc'), 'header = "X-From-Curlrc: 1"\n');

@@ -8,14 +8,12 @@
  * times in all, while its outcome is checked on every run.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { after, before, describe, type TestContext, test } from 'node:test';
-import { promisify } from 'node:util';
 import { curlJsonToResult } from '../src/probes/curl-result.js';
 import { ENGINES } from '../src/probes/index.js';
 import type { Engine, HttpProbeOptions, ProbeOutcome, ProbeResult } from '../src/probes/types.js';
-import { need } from './helpers/env.js';
+import { CURL_AVAILABLE, need } from './helpers/env.js';
 import { childrenOf } from './helpers/procs.js';
 import { type Lab, startLab } from './lab/index.js';
 
@@ -125,15 +123,10 @@ const CASES: readonly HostileCase[] = [
 
 let lab: Lab | undefined;
 let labError = '';
-let curlAvailable = false;
 /** Children this process had before any probe (tsx's esbuild service): not the probes' doing. */
 let ownChildren = new Set<number>();
 
 before(async () => {
-  curlAvailable = await promisify(execFile)('curl', ['--version']).then(
-    () => true,
-    () => false,
-  );
   try {
     lab = await startLab();
   } catch (err) {
@@ -147,7 +140,7 @@ after(() => lab?.close());
 function ready(t: TestContext, engine: Engine): Lab | undefined {
   if (!need(t, lab !== undefined, `the lab needs the openssl CLI to make its CA: ${labError}`))
     return undefined;
-  if (engine === 'curl' && !need(t, curlAvailable, 'the curl engine needs the curl CLI')) return undefined;
+  if (engine === 'curl' && !need(t, CURL_AVAILABLE, 'the curl engine needs the curl CLI')) return undefined;
   return lab;
 }
 

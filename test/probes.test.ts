@@ -6,12 +6,10 @@
  * event loop); tight accuracy is the benchmark's job. Measured figures are printed as diagnostics.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, describe, type TestContext, test } from 'node:test';
-import { promisify } from 'node:util';
 import { ENGINES } from '../src/probes/index.js';
 import type { Engine, HttpProbeOptions, ProbeResult } from '../src/probes/types.js';
-import { need } from './helpers/env.js';
+import { CURL_AVAILABLE, need } from './helpers/env.js';
 import { type Lab, startLab } from './lab/index.js';
 import { probeOnceIn, type RemoteLab, serveLabIn } from './lab/isolated.js';
 import { createNetns, type Netns } from './lab/netns.js';
@@ -26,13 +24,8 @@ const ENGINE_NAMES = Object.keys(ENGINES) as Engine[];
 
 let lab: Lab | undefined;
 let labError = '';
-let curlAvailable = false;
 
 before(async () => {
-  curlAvailable = await promisify(execFile)('curl', ['--version']).then(
-    () => true,
-    () => false,
-  );
   try {
     lab = await startLab();
   } catch (err) {
@@ -45,7 +38,7 @@ after(() => lab?.close());
 function ready(t: TestContext, engine?: Engine): Lab | undefined {
   if (!need(t, lab !== undefined, `the lab needs the openssl CLI to make its CA: ${labError}`))
     return undefined;
-  if (engine === 'curl' && !need(t, curlAvailable, 'the curl engine needs the curl CLI')) return undefined;
+  if (engine === 'curl' && !need(t, CURL_AVAILABLE, 'the curl engine needs the curl CLI')) return undefined;
   return lab;
 }
 

@@ -3,6 +3,7 @@
  * network namespaces) is missing skips with a printed reason; with WMN_TEST_STRICT=1 (set by .ci/run)
  * the same situation fails the test instead, so CI always runs everything.
  */
+import { spawnSync } from 'node:child_process';
 import type { TestContext } from 'node:test';
 
 export const STRICT = process.env.WMN_TEST_STRICT === '1';
@@ -18,3 +19,6 @@ export function need(t: TestContext, available: boolean, reason: string): boolea
 
 /** The machine's PostgreSQL server used by tests (each test creates and drops its own database). */
 export const TEST_PG_URL = process.env.WMN_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** Whether the curl CLI runs here (the curl engine and the lab comparisons need it). */
+export const CURL_AVAILABLE = spawnSync('curl', ['--version']).status === 0;
