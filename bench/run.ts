@@ -5,7 +5,7 @@
  * every figure with its unit and sample size. `--quick` (a few minutes) is for development only.
  * Everything started is stopped, and every namespace and database removed, even on failure or Ctrl-C.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { accuracy } from './accuracy.js';
@@ -49,45 +49,53 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 const began = performance.now();
 const machine = await describeMachine();
-const sections: Record<string, unknown> = {};
-const rows: Row[] = [];
+// With --only, the other sections keep the figures of the last run of the same kind (each section
+// records when it was measured and the load), so one section can be measured again on its own.
+const sections: Record<string, SectionRecord> = previousSections(values.quick);
 let failed = false;
-/** Written after every section, so an hour's run keeps what it measured should a later section fail. */
+/** Written after every section, so a long run keeps what it measured should a later section fail. */
 const save = () => {
   const results = {
     quick: values.quick,
-    seconds: Math.round((performance.now() - began) / 1000),
     machine: { ...machine, loadAverage: { ...machine.loadAverage, after: loadNow() } },
     sections,
-    table: rows,
+    table: SECTIONS.flatMap((s) => sections[s.name]?.rows ?? []),
   };
   writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
   return results;
 };
 for (const section of SECTIONS.filter((s) => wanted.includes(s.name))) {
   const started = performance.now();
+  const measuredAt = new Date().toISOString();
   try {
     const result = await section.run({ quick: values.quick, log });
-    sections[section.name] = {
-      seconds: Math.round((performance.now() - started) / 1000),
-      ...asObject(result.figures),
-    };
-    rows.push(...result.rows);
+    const seconds = Math.round((performance.now() - started) / 1000);
+    sections[section.name] = { measuredAt, seconds, figures: result.figures, rows: result.rows };
   } catch (err) {
     failed = true;
     log(`${section.name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    sections[section.name] = { error: String(err) };
-    rows.push({ section: section.name, measure: 'section failed', value: String(err) });
+    const rows = [{ section: section.name, measure: 'section failed', value: String(err) }];
+    sections[section.name] = { measuredAt, seconds: 0, figures: { error: String(err) }, rows };
   }
   save();
 }
 const results = save();
-process.stdout.write(renderTable(rows));
-log(`done in ${results.seconds} s; wrote ${RESULTS}`);
+process.stdout.write(renderTable(results.table));
+log(`done in ${Math.round((performance.now() - began) / 1000)} s; wrote ${RESULTS}`);
 process.exitCode = failed ? 1 : 0;
 
-function asObject(figures: unknown): Record<string, unknown> {
-  return typeof figures === 'object' && figures !== null && !Array.isArray(figures)
-    ? (figures as Record<string, unknown>)
-    : { figures };
+interface SectionRecord {
+  readonly measuredAt: string;
+  readonly seconds: number;
+  readonly figures: unknown;
+  readonly rows: readonly Row[];
+}
+
+function previousSections(quick: boolean): Record<string, SectionRecord> {
+  if (values.only === undefined || !existsSync(RESULTS)) return {};
+  const previous = JSON.parse(readFileSync(RESULTS, 'utf8')) as {
+    quick?: boolean;
+    sections?: Record<string, SectionRecord>;
+  };
+  return previous.quick === quick ? (previous.sections ?? {}) : {};
 }

@@ -23,8 +23,11 @@ import { figure, medianOfRuns, spread } from './stats.js';
 const ROWS_PER_CYCLE = 10;
 export const SLA_GOAL_MS = 300;
 const FULL_DAYS = 90;
-/** Past this projected generation time, 30 days are generated instead of 90 (and the figure says so). */
-const GENERATION_BUDGET_S = 600;
+/**
+ * Past this projected generation time (the 90 days take ~9 minutes and ~27 GB on the 2-core development
+ * machine), 30 days are generated instead and the figure says so: the raw query's time grows linearly.
+ */
+const GENERATION_BUDGET_S = 300;
 const FALLBACK_DAYS = 30;
 const ADMIN = { connectionString: TEST_PG_URL };
 
