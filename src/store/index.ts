@@ -9,7 +9,13 @@ import { startEmbedded } from './embedded.js';
 import { createPostgresStore } from './postgres.js';
 import type { Store } from './types.js';
 
-export type { CycleRecord, MigrationReport, Store, StoreDescription } from './types.js';
+export type {
+  AgentRegistration,
+  CycleRecord,
+  MigrationReport,
+  Store,
+  StoreDescription,
+} from './types.js';
 export { StoreError } from './types.js';
 
 /** Options of {@link openStore}. */
@@ -59,12 +65,18 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
  * on the next write instead of stopping the agent. Until then writes fail, and the writer keeps the
  * cycles in its spool.
  */
-export function migrateBeforeWrites(store: Store, log: Logger): Pick<Store, 'writeCycle'> {
+export function migrateBeforeWrites(
+  store: Store,
+  log: Logger,
+  /** Runs once the schema is current, before the first write (the agent registers itself here). */
+  afterMigrate: () => Promise<void>,
+): Pick<Store, 'writeCycle'> {
   let migrated: Promise<unknown> | null = null;
   const ensure = () => {
     migrated ??= store.migrate().then(
-      (report) => {
+      async (report) => {
         if (report.applied.length > 0) log.info('schema migrated', { applied: report.applied.join(',') });
+        await afterMigrate();
       },
       (err: unknown) => {
         migrated = null;

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { ProbeResult } from '../probes/types.js';
 import { MIGRATIONS_DIR, runMigrations } from './migrate.js';
 import {
+  type AgentRegistration,
   type CycleRecord,
   type MigrationReport,
   type Store,
@@ -61,6 +62,11 @@ export function createPostgresStore(opts: PostgresStoreOptions): Store {
     describe: opts.describe,
     migrate: () => migrate(opts),
     writeCycle: (cycle) => writeCycle(pool, cycle, opts.describe.url),
+    registerAgent: (registration) =>
+      maintain(pool, opts.describe.url, REGISTER, registerParams(registration)),
+    applyRetention: (keepMs) => applyRetention(pool, opts.describe.url, keepMs),
+    rebuildHour: (hour) => rebuildHour(opts, hour),
+    rawSpan: () => rawSpan(pool, opts.describe.url),
     close: () => {
       closed ??= closeAll(pool, opts.onClose);
       return closed;
@@ -117,20 +123,92 @@ function columns(results: readonly ProbeResult[]): unknown[][] {
   ];
 }
 
-async function migrate(opts: PostgresStoreOptions): Promise<MigrationReport> {
+const REGISTER = `INSERT INTO wmn_agents (agent, interval_s, sources, version, started_at)
+VALUES ($1, $2, $3, $4, now())
+ON CONFLICT (agent) DO UPDATE SET interval_s = excluded.interval_s, sources = excluded.sources,
+  version = excluded.version, started_at = excluded.started_at`;
+
+function registerParams(r: AgentRegistration): unknown[] {
+  return [r.agent, r.intervalMs / 1000, r.sources, r.version];
+}
+
+/** Rows per retention statement: small enough to stay far inside the pool's statement timeout. */
+const RETENTION_BATCH = 20_000;
+
+async function applyRetention(pool: pg.Pool, url: string, keepMs: number): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const { rows } = await pool
+      .query<{ deleted: string }>('SELECT wmn_apply_retention($1::interval, $2) AS deleted', [
+        `${keepMs / 1000} seconds`,
+        RETENTION_BATCH,
+      ])
+      .catch((err: unknown) => {
+        throw storeError('maintain', `cannot apply raw-row retention on ${url}`, err);
+      });
+    const deleted = Number(rows[0]?.deleted ?? 0);
+    total += deleted;
+    if (deleted < RETENTION_BATCH) return total;
+  }
+}
+
+async function maintain(pool: pg.Pool, url: string, sql: string, params: unknown[]): Promise<void> {
+  await pool.query(sql, params).catch((err: unknown) => {
+    throw storeError('maintain', `cannot update wmn_agents on ${url}`, err);
+  });
+}
+
+async function rebuildHour(opts: PostgresStoreOptions, hour: Date): Promise<boolean> {
+  // Its own connection: an hour of many sources can take longer than the pool's statement timeout.
+  return withOwnClient(opts, 'rollup rebuild', async (client) => {
+    const { rows } = await client
+      .query<{ n: number }>("SELECT wmn_rebuild_rollups($1, $1::timestamptz + interval '1 hour') AS n", [
+        hour,
+      ])
+      .catch((err: unknown) => {
+        throw storeError('maintain', `cannot rebuild the rollups of ${hour.toISOString()}`, err);
+      });
+    return (rows[0]?.n ?? 0) > 0;
+  });
+}
+
+async function rawSpan(pool: pg.Pool, url: string): Promise<{ first: Date; last: Date } | null> {
+  const { rows } = await pool
+    .query<{ first: Date | null; last: Date | null }>(
+      'SELECT min(ts) AS first, max(ts) AS last FROM favicon_metrics',
+    )
+    .catch((err: unknown) => {
+      throw storeError('connect', `cannot read favicon_metrics on ${url}`, err);
+    });
+  const { first, last } = rows[0] ?? {};
+  return first && last ? { first, last } : null;
+}
+
+function migrate(opts: PostgresStoreOptions): Promise<MigrationReport> {
   // Its own connection, without the pool's timeouts: an upgrade may rewrite a large table, and a
   // migrator may wait its turn behind another agent's.
+  return withOwnClient(opts, 'migration', (client) =>
+    runMigrations(client, { dir: opts.migrationsDir ?? MIGRATIONS_DIR, agent: opts.agent }),
+  );
+}
+
+/** Runs `fn` on a connection of its own, outside the pool and its timeouts, closed afterwards. */
+async function withOwnClient<T>(
+  opts: PostgresStoreOptions,
+  purpose: string,
+  fn: (client: pg.Client) => Promise<T>,
+): Promise<T> {
   const client = new pg.Client({
     ...opts.connection,
     application_name: 'wmn',
     connectionTimeoutMillis: 10_000,
   });
-  client.on('error', (err) => opts.log.warn('migration connection lost', { error: err }));
+  client.on('error', (err) => opts.log.warn(`${purpose} connection lost`, { error: err }));
   await client.connect().catch((err: unknown) => {
     throw storeError('connect', `cannot connect to ${opts.describe.url}`, err);
   });
   try {
-    return await runMigrations(client, { dir: opts.migrationsDir ?? MIGRATIONS_DIR, agent: opts.agent });
+    return await fn(client);
   } finally {
     await client.end();
   }
@@ -145,7 +223,7 @@ async function closeAll(pool: pg.Pool, onClose: (() => Promise<void>) | undefine
 }
 
 /** A StoreError whose message names the failure even when the cause's own message is empty. */
-function storeError(code: 'connect' | 'write', message: string, cause: unknown): StoreError {
+function storeError(code: 'connect' | 'write' | 'maintain', message: string, cause: unknown): StoreError {
   // Node reports "every address of this host refused" as an AggregateError whose message is empty and
   // whose reason is only in `code`.
   const detail =

@@ -21,11 +21,30 @@ export interface MigrationReport {
   readonly current: number;
 }
 
+/** What an agent records about itself in `wmn_agents`: its interval is the time each cycle covers. */
+export interface AgentRegistration {
+  readonly agent: string;
+  readonly intervalMs: number;
+  readonly sources: readonly string[];
+  readonly version: string;
+}
+
 export interface Store {
   /** Applies pending migrations in one transaction, recording each; safe to run concurrently. */
   migrate(): Promise<MigrationReport>;
   /** Writes a cycle as one multi-row INSERT … ON CONFLICT DO NOTHING; returns the rows inserted. */
   writeCycle(cycle: CycleRecord): Promise<number>;
+  /** Records (or updates) this agent's interval and sources; the rollups read the interval. */
+  registerAgent(registration: AgentRegistration): Promise<void>;
+  /**
+   * Deletes raw rows older than `keepMs` whose minute is rolled up, in batches so no statement runs
+   * long; rollups, outages and SLA answers stay. Resolves with the rows deleted.
+   */
+  applyRetention(keepMs: number): Promise<number>;
+  /** Rebuilds the rollups of one UTC hour from its raw rows; resolves false when it has none. */
+  rebuildHour(hour: Date): Promise<boolean>;
+  /** Times of the oldest and newest raw rows, or null when there are none. */
+  rawSpan(): Promise<{ readonly first: Date; readonly last: Date } | null>;
   /** How a person connects to this database (masked URL, a psql command line). */
   readonly describe: StoreDescription;
   /** Ends the pool and, for the embedded back end, stops the server cleanly. */
@@ -43,7 +62,7 @@ export interface StoreDescription {
 /** Error classes for real storage faults (never for probe failures). */
 export class StoreError extends Error {
   constructor(
-    readonly code: 'connect' | 'migrate' | 'write' | 'embedded',
+    readonly code: 'connect' | 'migrate' | 'write' | 'embedded' | 'maintain',
     message: string,
     options?: { cause?: unknown },
   ) {

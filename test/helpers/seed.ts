@@ -75,7 +75,13 @@ export const EXPECTED = {
         unknownS: 0,
         errors: ['refused', 'timeout'],
       },
-      { start: '2026-10-01T01:00:30Z', end: '2026-10-01T01:02:00Z', cycles: 90, unknownS: 0, errors: ['timeout'] },
+      {
+        start: '2026-10-01T01:00:30Z',
+        end: '2026-10-01T01:02:00Z',
+        cycles: 90,
+        unknownS: 0,
+        errors: ['timeout'],
+      },
       {
         start: '2026-10-01T02:00:00Z',
         end: '2026-10-01T02:06:40Z',
@@ -91,7 +97,15 @@ export const EXPECTED = {
   office: {
     cycles: 10_800,
     downCycles: 5,
-    outages: [{ start: '2026-10-01T00:20:00Z', end: '2026-10-01T00:20:05Z', cycles: 5, unknownS: 0, errors: ['refused'] }],
+    outages: [
+      {
+        start: '2026-10-01T00:20:00Z',
+        end: '2026-10-01T00:20:05Z',
+        cycles: 5,
+        unknownS: 0,
+        errors: ['refused'],
+      },
+    ],
   },
 } as const;
 
@@ -177,7 +191,20 @@ const COLUMNS = [
   'disconnected',
   'error',
 ] as const;
-const TYPES = ['timestamptz', 'bigint', 'text', 'text', 'float8', 'float8', 'float8', 'float8', 'float8', 'int', 'bool', 'text'];
+const TYPES = [
+  'timestamptz',
+  'bigint',
+  'text',
+  'text',
+  'float8',
+  'float8',
+  'float8',
+  'float8',
+  'float8',
+  'int',
+  'bool',
+  'text',
+];
 
 /** Inserts rows as the agent does (one INSERT … ON CONFLICT DO NOTHING per batch of cycles). */
 export async function insertRows(client: pg.ClientBase, rows: readonly SeedRow[]): Promise<void> {

@@ -271,9 +271,10 @@ $$;
 CREATE TRIGGER wmn_rollup AFTER INSERT ON favicon_metrics
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wmn_on_insert();
 
--- Rebuilds every rollup of [p_from, p_to) from the raw rows, one UTC hour at a time. Hours without raw
+-- Rebuilds every rollup of the UTC hours [p_from, p_to) touches from the raw rows. Hours without raw
 -- rows (deleted by retention) keep their rollups: they are the only record left. Returns the hours
--- rebuilt. `wmn rollup --rebuild` calls it.
+-- rebuilt. Inserts wait meanwhile (a rebuild must not miss or double-count rows arriving during it), so
+-- `wmn rollup --rebuild` calls it one hour per transaction.
 CREATE FUNCTION wmn_rebuild_rollups(p_from TIMESTAMPTZ, p_to TIMESTAMPTZ) RETURNS INTEGER
 LANGUAGE plpgsql
 AS $$
@@ -282,6 +283,7 @@ DECLARE
   raw     favicon_metrics[];
   rebuilt INTEGER := 0;
 BEGIN
+  LOCK TABLE favicon_metrics IN SHARE ROW EXCLUSIVE MODE;
   FOR hour IN
     SELECT DISTINCT date_trunc('hour', ts, 'UTC') FROM favicon_metrics
      WHERE ts >= date_trunc('hour', p_from, 'UTC') AND ts < p_to ORDER BY 1
@@ -310,8 +312,8 @@ DECLARE
   deleted BIGINT;
   cycles  BIGINT;
 BEGIN
-  IF p_keep < interval '1 hour' THEN
-    RAISE EXCEPTION 'raw retention of % is too short: keep at least an hour', p_keep;
+  IF p_keep < interval '1 day' THEN
+    RAISE EXCEPTION 'raw retention of % is too short: keep at least a day', p_keep;
   END IF;
   DELETE FROM favicon_metrics WHERE ctid = ANY (ARRAY(
     SELECT f.ctid FROM favicon_metrics f
@@ -338,6 +340,9 @@ BEGIN
                  current_schema());
 END
 $$;
+
+-- Deleting rows is for the agent's role only (deploy/sql/roles.sql grants it), not every role.
+REVOKE EXECUTE ON FUNCTION wmn_apply_retention(INTERVAL, INTEGER) FROM PUBLIC;
 
 -- Raw rows written before this migration (an upgraded database) are folded in once, here.
 DO $$
