@@ -68,6 +68,7 @@ const DEFAULTS = {
   database: { url: null, embeddedPort: null },
   dataDir: '/home/tester/.local/state/wmn',
   spoolMaxBytes: 256 * 1024 ** 2,
+  rawRetentionMs: null,
   logLevel: 'info',
 };
 
@@ -83,10 +84,10 @@ const INVALID: Record<string, ConfigIssue[]> = {
     {
       path: 'timeout',
       message:
-        '"fast" is not a duration; write a number and a unit (ms, s, m, h), e.g. "1.5s", "500ms" or "1m30s"',
+        '"fast" is not a duration; write a number and a unit (ms, s, m, h, d), e.g. "1.5s", "500ms" or "1m30s"',
     },
   ],
-  'duration-no-unit': [{ path: 'interval', message: '5 has no unit; write "5s" (units: ms, s, m, h)' }],
+  'duration-no-unit': [{ path: 'interval', message: '5 has no unit; write "5s" (units: ms, s, m, h, d)' }],
   'interval-fraction': [
     {
       path: 'interval',
@@ -170,6 +171,7 @@ const INVALID: Record<string, ConfigIssue[]> = {
     },
   ],
   'spool-size': [{ path: 'spool.max_size', message: '300 is not a size; write e.g. "256MiB"' }],
+  'retention-short': [{ path: 'retention.raw', message: 'must be at least 1d (got 6h)' }],
   'yaml-syntax': [
     {
       path: '',
@@ -359,6 +361,7 @@ describe('config: every key', () => {
       database: { url: 'postgres://wmn:pa%20ss%40word%2F%2541@db.example.com:5432/wmn', embeddedPort: 5433 },
       dataDir: fixture('state'),
       spoolMaxBytes: 64 * 1024 ** 2,
+      rawRetentionMs: 30 * 86_400_000,
       logLevel: 'debug',
     });
   });
@@ -486,6 +489,7 @@ describe('config: JSON Schema', () => {
       'data_dir',
       'log',
       'spool',
+      'retention',
     ]);
     assert.equal(schema.additionalProperties, false);
     assert.equal(schema.properties.interval.default, '1s');
@@ -540,7 +544,7 @@ describe('config: durations and suggestions', () => {
     assert.equal(ms('2m'), 120_000);
     assert.equal(ms('1h'), 3_600_000);
     assert.equal(ms('1m30s'), 90_000);
-    assert.equal(ms('1.5'), '"1.5" has no unit; write "1.5s" (units: ms, s, m, h)');
+    assert.equal(ms('1.5'), '"1.5" has no unit; write "1.5s" (units: ms, s, m, h, d)');
     assert.match(String(ms('-1s')), /is not a duration/);
   });
 

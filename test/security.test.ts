@@ -473,6 +473,13 @@ async function checkWriter(url: string): Promise<void> {
     await refused(c, 'DROP TABLE favicon_metrics');
     await refused(c, 'CREATE TABLE wmn_intruder (x int)');
     await refused(c, "INSERT INTO wmn_schema_migrations (version, name) VALUES (999, 'forged')");
+    // Its INSERT kept the rollups (the trigger runs as the owner), but it cannot touch them directly.
+    await refused(c, 'DELETE FROM wmn_cycles');
+    await refused(c, 'UPDATE wmn_source_hour SET probes = 0');
+    await c.query(
+      "INSERT INTO wmn_agents (agent, interval_s) VALUES ('roles-test', 1) ON CONFLICT (agent) DO UPDATE SET interval_s = 2",
+    );
+    await c.query("SELECT wmn_apply_retention('30 days')");
   });
 }
 
@@ -485,6 +492,10 @@ async function checkReader(url: string): Promise<void> {
     await refused(c, 'DELETE FROM favicon_metrics');
     await refused(c, 'CREATE TABLE wmn_intruder (x int)');
     await refused(c, 'DROP TABLE favicon_metrics');
+    await refused(c, "SELECT wmn_apply_retention('30 days')");
+    const { rows: cycles } = await c.query("SELECT sources FROM wmn_cycles WHERE agent = 'roles-test'");
+    assert.deepEqual(cycles, [{ sources: 1 }]);
+    await c.query("SELECT * FROM wmn_agent_summary(now() - interval '1 day', now())");
   });
 }
 

@@ -1,7 +1,7 @@
 -- Least-privilege roles for wmn on a PostgreSQL server (docs/security.md explains each grant).
 --
---   wmn_writer  the agent: appends rows to favicon_metrics, reads them; cannot delete, update, alter
---               or drop anything, nor create tables
+--   wmn_writer  the agent: appends rows to favicon_metrics, reads them, registers itself; cannot
+--               delete (but through retention), update, alter or drop anything, nor create tables
 --   wmn_reader  Grafana and reports: SELECT only
 --
 -- Run it with psql, connected to wmn's database as the role that ran `wmn migrate` (the tables' owner)
@@ -49,6 +49,10 @@ GRANT USAGE ON SCHEMA :"schema" TO :"writer", :"reader";
 -- to check at start that the schema is current (the migration ledger).
 GRANT SELECT, INSERT ON :"schema".favicon_metrics TO :"writer";
 GRANT SELECT ON :"schema".wmn_schema_migrations TO :"writer";
+-- Its interval and sources (the rollups, kept by a trigger that runs as the owner, read the interval),
+-- and `retention.raw`: a function that deletes only raw rows already rolled up, older than a day.
+GRANT SELECT, INSERT, UPDATE ON :"schema".wmn_agents TO :"writer";
+GRANT EXECUTE ON FUNCTION :"schema".wmn_apply_retention(interval, integer) TO :"writer";
 
 -- Grafana: read everything there is, and whatever later migrations (views, rollups) create.
 GRANT SELECT ON ALL TABLES IN SCHEMA :"schema" TO :"reader";

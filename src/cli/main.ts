@@ -9,9 +9,16 @@ import { type Command, EXIT, UsageError } from './command.js';
 import { checkCommand } from './commands/check.js';
 import { configCheckCommand } from './commands/config-check.js';
 import { migrateCommand } from './commands/migrate.js';
+import { rollupCommand } from './commands/rollup.js';
 import { runCommand } from './commands/run.js';
 
-const COMMANDS: readonly Command[] = [runCommand, checkCommand, migrateCommand, configCheckCommand];
+const COMMANDS: readonly Command[] = [
+  runCommand,
+  checkCommand,
+  migrateCommand,
+  configCheckCommand,
+  rollupCommand,
+];
 
 function overview(): string {
   const rows = COMMANDS.map((c) => `  wmn ${c.usage.padEnd(48)} ${c.summary}`);

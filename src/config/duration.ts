@@ -1,17 +1,17 @@
 /**
- * Durations are strings with units, as in Go and Prometheus: `500ms`, `1.5s`, `2m`, `1h`, `1m30s`. A bare
+ * Durations are strings with units, as in Go and Prometheus: `500ms`, `1.5s`, `2m`, `1h`, `1m30s`, `30d`. A bare
  * number is refused: guessing whether `5` means seconds or milliseconds is how a monitor ends up quietly
  * wrong.
  */
 import type { Checked } from './checked.js';
 import { quote } from './text.js';
 
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 type Unit = keyof typeof UNIT_MS;
 
 /** One or more `<number><unit>` terms. `ms` comes first in the alternation so `5ms` is not `5m` + `s`. */
-export const DURATION_PATTERN = /^(\d+(\.\d+)?(ms|h|m|s))+$/;
-const TERM = /(\d+(?:\.\d+)?)(ms|h|m|s)/g;
+export const DURATION_PATTERN = /^(\d+(\.\d+)?(ms|d|h|m|s))+$/;
+const TERM = /(\d+(?:\.\d+)?)(ms|d|h|m|s)/g;
 const BARE_NUMBER = /^\d+(\.\d+)?$/;
 
 /** Bounds of one duration setting, in milliseconds (inclusive). */
@@ -43,14 +43,14 @@ export function parseDuration(text: string, limits: DurationLimits): Checked<num
 export function malformedDuration(value: string | number): string {
   const shown = typeof value === 'number' ? String(value) : quote(value);
   if (typeof value === 'number' || BARE_NUMBER.test(value)) {
-    return `${shown} has no unit; write "${value}s" (units: ms, s, m, h)`;
+    return `${shown} has no unit; write "${value}s" (units: ms, s, m, h, d)`;
   }
-  return `${shown} is not a duration; write a number and a unit (ms, s, m, h), e.g. "1.5s", "500ms" or "1m30s"`;
+  return `${shown} is not a duration; write a number and a unit (ms, s, m, h, d), e.g. "1.5s", "500ms" or "1m30s"`;
 }
 
 /** Milliseconds as the shortest duration string in the largest unit that divides them (60000 → `1m`). */
 export function formatDuration(ms: number): string {
-  for (const unit of ['h', 'm', 's'] as const) {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
     if (ms >= UNIT_MS[unit] && ms % UNIT_MS[unit] === 0) return `${ms / UNIT_MS[unit]}${unit}`;
   }
   return ms >= UNIT_MS.s ? `${ms / UNIT_MS.s}s` : `${ms}ms`;

@@ -37,6 +37,7 @@ export function resolve(
     database: resolveDatabase(settings.database, overrides, ctx, issues),
     dataDir: resolveDataDir(settings, overrides, ctx),
     spoolMaxBytes: settings.spool.max_size,
+    rawRetentionMs: settings.retention.raw ?? null,
     logLevel: overrides.logLevel ?? settings.log.level,
   };
   return issues.length === 0 ? { ok: true, value: config } : { ok: false, issues };

@@ -198,6 +198,14 @@ export const configFileSchema = z
           }),
       })
       .prefault({}),
+    retention: z
+      .strictObject({
+        raw: duration(
+          { min: 86_400_000, max: 3_650 * 86_400_000 },
+          'Delete raw rows (favicon_metrics) older than this, once rolled up: 1d to 3650d. Rollups, outages and SLA figures stay. Default: keep every row.',
+        ).optional(),
+      })
+      .prefault({}),
   })
   .meta({ title: 'wmn configuration', description: 'watch my network: wmn.yaml' });
 

@@ -33,6 +33,8 @@ export interface Config {
   readonly dataDir: string;
   /** Bound of the spool's files in bytes; past it the oldest cycles are dropped. */
   readonly spoolMaxBytes: number;
+  /** Age past which raw rows are deleted (their rollups stay), or null to keep every row. */
+  readonly rawRetentionMs: number | null;
   readonly logLevel: LogLevel;
 }
 

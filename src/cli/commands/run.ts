@@ -1,5 +1,6 @@
 /** `wmn run`: the agent, until SIGTERM/SIGINT (a second signal aborts in-flight probes). */
 import { type Agent, startAgent } from '../../agent/agent.js';
+import { startUpkeep } from '../../agent/upkeep.js';
 import { openCycleWriter } from '../../agent/writer.js';
 import { type Config, ConfigError } from '../../config/types.js';
 import { errorText, type Logger } from '../../log.js';
@@ -22,7 +23,14 @@ export const runCommand: Command = {
         url: store.describe.url,
         psql: store.describe.psql,
       });
-      const target = migrated ? store : migrateBeforeWrites(store, log);
+      const upkeep = startUpkeep({ store, config, log });
+      const registered = () =>
+        upkeep.ensureRegistered().catch((err: unknown) => {
+          log.warn('cannot register the agent yet; will retry', { err: errorText(err) });
+        });
+      if (migrated) await registered();
+      const target = migrated ? store : migrateBeforeWrites(store, log, registered);
+      void upkeep.applyRetention();
       const writer = await openCycleWriter({
         store: target,
         dataDir: config.dataDir,
@@ -30,7 +38,7 @@ export const runCommand: Command = {
         maxSpoolBytes: config.spoolMaxBytes,
       });
       const agent = startAgent({ config, writer, probers: ENGINES, clock: systemClock, log });
-      const onHangup = () => void reload(() => loadConfigFrom(args), config, agent, log);
+      const onHangup = () => void reload(() => loadConfigFrom(args), config, [agent, upkeep], log);
       process.on('SIGHUP', onHangup);
       const signal = await nextSignal(() => {
         log.warn('second signal: aborting in-flight probes');
@@ -38,6 +46,7 @@ export const runCommand: Command = {
       });
       log.info('stopping', { signal });
       const unwritten = await agent.stop();
+      upkeep.stop();
       return unwritten === 0 ? EXIT.ok : EXIT.failure;
     } finally {
       await store.close();
@@ -75,7 +84,7 @@ async function migrateAtStart(store: Store, log: Logger): Promise<boolean> {
 async function reload(
   load: () => Promise<Config>,
   started: Config,
-  agent: Agent,
+  targets: readonly Pick<Agent, 'reconfigure'>[],
   log: Logger,
 ): Promise<void> {
   let next: Config;
@@ -98,7 +107,7 @@ async function reload(
   );
   if (changed.length > 0)
     log.warn('reload: these settings need a restart and were kept', { keys: changed.join(',') });
-  agent.reconfigure({ ...next, ...fixed });
+  for (const target of targets) target.reconfigure({ ...next, ...fixed });
 }
 
 /** Resolves on the first SIGTERM/SIGINT; later ones call `onRepeat`. */
