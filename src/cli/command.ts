@@ -50,14 +50,18 @@ export function loadConfigFrom(args: ParsedArgs): Promise<Config> {
 /** The configuration, a logger at its level, and the store it names: where `run` and `migrate` start. */
 export async function openConfigured(
   args: ParsedArgs,
+  /** guest: see OpenStoreOptions; quiet: log warnings only (unless the config asks for debug). */
+  opts: { readonly guest?: boolean; readonly quiet?: boolean } = {},
 ): Promise<{ config: Config; log: Logger; store: Store }> {
   const config = await loadConfigFrom(args);
-  const log = createLogger({ level: config.logLevel });
+  const quiet = opts.quiet === true && config.logLevel !== 'debug';
+  const log = createLogger({ level: quiet ? 'warn' : config.logLevel });
   const store = await openStore({
     database: config.database,
     dataDir: config.dataDir,
     agent: config.agent,
     log,
+    guest: opts.guest,
   });
   return { config, log, store };
 }

@@ -9,6 +9,7 @@ import { type Command, EXIT, UsageError } from './command.js';
 import { checkCommand } from './commands/check.js';
 import { configCheckCommand } from './commands/config-check.js';
 import { migrateCommand } from './commands/migrate.js';
+import { reportCommand } from './commands/report.js';
 import { rollupCommand } from './commands/rollup.js';
 import { runCommand } from './commands/run.js';
 
@@ -18,6 +19,7 @@ const COMMANDS: readonly Command[] = [
   migrateCommand,
   configCheckCommand,
   rollupCommand,
+  reportCommand,
 ];
 
 function overview(): string {

@@ -37,9 +37,14 @@ export interface EmbeddedOptions {
   /** Also listen on 127.0.0.1:port with a password (Grafana, psql over TCP); null: unix socket only. */
   readonly port: number | null;
   readonly log: Logger;
+  /**
+   * For short-lived readers (`wmn report`, `wmn rollup`): when another live wmn owns the running server,
+   * use it as a guest (neither owning nor stopping it) instead of refusing.
+   */
+  readonly guest?: boolean;
 }
 
-/** A running embedded server this process owns. */
+/** A running embedded server this process owns (or, as a guest, uses). */
 export interface EmbeddedServer {
   readonly socketDir: string;
   readonly port: number;
@@ -80,6 +85,10 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
   const runAs = await runAsUser(layout.pgdata);
   await prepareDirectories(layout, runAs, opts.log);
   if (!(await exists(join(layout.pgdata, 'PG_VERSION')))) await initCluster(bins, layout, runAs, opts.log);
+  if (opts.guest) {
+    const running = await runningServer(layout.pgdata);
+    if (running && (await ownedByAnother(running))) return guestOf(layout, running);
+  }
   const owner = await startOrAdopt(bins, layout, runAs, opts.log);
   const server = ownedServer(bins, layout, runAs, owner, opts.log);
   try {
@@ -128,6 +137,53 @@ function ownedServer(
       stopped ??= stop();
       return stopped;
     },
+  };
+}
+
+/** Whether a live wmn holds the owner's lock on the running server. */
+async function ownedByAnother(running: Postmaster): Promise<boolean> {
+  const client = new pg.Client({
+    host: running.socketDir,
+    port: running.port,
+    user: SUPERUSER,
+    database: 'postgres',
+    connectionTimeoutMillis: 10_000,
+  });
+  try {
+    await client.connect();
+    // A bigint key below 2^32 is recorded as classid 0, objid = key.
+    const { rows } = await client.query<{ owned: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+                        AND classid = 0 AND objid = $1 AND objsubid = 1) AS owned`,
+      [OWNER_LOCK],
+    );
+    return rows[0]?.owned === true;
+  } catch {
+    return false; // not answering as expected: let the owner's path explain what is wrong
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** The server another wmn owns, used as it is: stopping a guest leaves the server running. */
+function guestOf(layout: Layout, running: Postmaster): EmbeddedServer {
+  return {
+    socketDir: running.socketDir,
+    port: running.port,
+    passwordFile: layout.tcp ? layout.passwordFile : null,
+    describe: describeEmbedded({
+      ...layout,
+      socketDir: running.socketDir,
+      user: SUPERUSER,
+      database: DATABASE,
+    }),
+    connection: (database = DATABASE): pg.ClientConfig => ({
+      host: running.socketDir,
+      port: running.port,
+      user: SUPERUSER,
+      database,
+    }),
+    stop: () => Promise.resolve(),
   };
 }
 

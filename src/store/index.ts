@@ -13,6 +13,7 @@ export type {
   AgentRegistration,
   CycleRecord,
   MigrationReport,
+  Queryable,
   Store,
   StoreDescription,
 } from './types.js';
@@ -28,6 +29,8 @@ export interface OpenStoreOptions {
   readonly log: Logger;
   /** Where the migrations are; tests point this at their own. */
   readonly migrationsDir?: URL;
+  /** A short-lived reader: may use an embedded server another running wmn owns (see startEmbedded). */
+  readonly guest?: boolean;
 }
 
 /**
@@ -48,7 +51,12 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     });
   }
   const log = opts.log.child({ store: 'embedded' });
-  const server = await startEmbedded({ dataDir: opts.dataDir, port: database.embeddedPort, log });
+  const server = await startEmbedded({
+    dataDir: opts.dataDir,
+    port: database.embeddedPort,
+    log,
+    guest: opts.guest,
+  });
   return createPostgresStore({
     connection: server.connection(),
     describe: server.describe,

@@ -60,6 +60,7 @@ export function createPostgresStore(opts: PostgresStoreOptions): Store {
   let closed: Promise<void> | undefined;
   return {
     describe: opts.describe,
+    reader: pool,
     migrate: () => migrate(opts),
     writeCycle: (cycle) => writeCycle(pool, cycle, opts.describe.url),
     registerAgent: (registration) =>

@@ -3,7 +3,16 @@
  * (embedded PostgreSQL and a PostgreSQL server) are the same implementation over a `pg` pool, differing
  * only in how the server is found or started.
  */
+import type pg from 'pg';
 import type { ProbeResult } from '../probes/types.js';
+
+/** Anything that runs a parameterised query: a `pg.Pool`, a `pg.Client`, a pooled client. */
+export interface Queryable {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>>;
+}
 
 /** One finished probe cycle of one agent: becomes one row per result in `favicon_metrics`. */
 export interface CycleRecord {
@@ -45,6 +54,8 @@ export interface Store {
   rebuildHour(hour: Date): Promise<boolean>;
   /** Times of the oldest and newest raw rows, or null when there are none. */
   rawSpan(): Promise<{ readonly first: Date; readonly last: Date } | null>;
+  /** The store's pool, for reading the SLA functions (src/analysis); never for writing rows. */
+  readonly reader: Queryable;
   /** How a person connects to this database (masked URL, a psql command line). */
   readonly describe: StoreDescription;
   /** Ends the pool and, for the embedded back end, stops the server cleanly. */

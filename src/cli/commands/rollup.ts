@@ -28,7 +28,7 @@ export const rollupCommand: Command = {
     const from = timeOpt(stringOpt(args, 'from'), '--from');
     const to = timeOpt(stringOpt(args, 'to'), '--to');
     if (from && to && from >= to) throw new UsageError('--from must be before --to');
-    const { store } = await openConfigured(args);
+    const { store } = await openConfigured(args, { guest: true });
     try {
       const span = await store.rawSpan();
       if (!span) {
