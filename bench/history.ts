@@ -1,9 +1,9 @@
 /**
  * A synthetic history generated inside PostgreSQL: 10 sources probed every second, with one 3-minute
  * outage a day (every source down: DOWN cycles) and 0.1 % of probes lost at random (each on its own),
- * one INSERT per day
- * so progress and its rate are known. Then the raw SLA query of one agent over the whole range: uptime,
- * DOWN cycles and loss, by the data contract's definitions, straight from the rows (no rollups yet).
+ * one INSERT per hour, as a backlog replayed hour by hour would arrive (the rollup trigger folds each
+ * statement's rows in). Then the same SLA question asked two ways: of the raw rows, by the data
+ * contract's definitions, and of the SQL functions of migration 002, which read the rollups.
  */
 import type pg from 'pg';
 
@@ -46,25 +46,54 @@ SELECT count(*)::bigint AS cycles,
        sum(failed)::float8 / sum(probes) AS loss
   FROM cycles`;
 
-/** Inserts day `day` (0-based) of the history; resolves with the rows written. */
+const HOUR_S = 3_600;
+
+/** Inserts day `day` (0-based) of the history, an hour per statement; resolves with the rows written. */
 export async function generateDay(client: pg.Client, day: number): Promise<number> {
-  const from = HISTORY_START + day * DAY_S;
-  const result = await client.query(GENERATE_DAY, [from, from + DAY_S, AGENT]);
-  return result.rowCount ?? 0;
+  let rows = 0;
+  for (let hour = 0; hour < 24; hour++) {
+    const from = HISTORY_START + day * DAY_S + hour * HOUR_S;
+    const result = await client.query(GENERATE_DAY, [from, from + HOUR_S, AGENT]);
+    rows += result.rowCount ?? 0;
+  }
+  return rows;
 }
+
+/** The same question of the SLA functions (rollups for whole hours), plus outages and the longest. */
+const ROLLUP_SLA_QUERY = `
+SELECT a.cycles, a.down_cycles, a.uptime_pct::numeric AS uptime_pct,
+       (SELECT sum(failed)::float8 / sum(probes) FROM wmn_source_summary($2, $3, ARRAY[$1])) AS loss,
+       o.outages, o.longest_s
+  FROM wmn_agent_summary($2, $3, ARRAY[$1]) AS a
+  JOIN wmn_outage_summary($2, $3, ARRAY[$1]) AS o USING (agent)`;
+
+/** Phase percentiles per source, from the rollups' histograms. */
+const PERCENTILE_QUERY = 'SELECT * FROM wmn_phase_summary($2, $3, ARRAY[$1])';
 
 export interface SlaAnswer {
   readonly cycles: string;
   readonly down_cycles: string;
   readonly uptime_pct: string;
   readonly loss: number;
+  readonly outages?: string;
+  readonly longest_s?: number;
 }
 
-/** Runs the raw SLA query over the first `days` days; resolves with its answer and how long it took. */
-export async function slaQuery(client: pg.Client, days: number): Promise<{ ms: number; answer: SlaAnswer }> {
-  const from = new Date(HISTORY_START * 1000);
-  const to = new Date((HISTORY_START + days * DAY_S) * 1000);
+export const SLA_QUERIES = { raw: SLA_QUERY, rollups: ROLLUP_SLA_QUERY, percentiles: PERCENTILE_QUERY };
+
+/** The range [start, start + days) the history covers. */
+export function historyRange(days: number): { from: Date; to: Date } {
+  return { from: new Date(HISTORY_START * 1000), to: new Date((HISTORY_START + days * DAY_S) * 1000) };
+}
+
+/** Runs one of the SLA queries over the first `days` days; resolves with its answer and its time. */
+export async function slaQuery(
+  client: pg.Client,
+  days: number,
+  which: keyof typeof SLA_QUERIES = 'raw',
+): Promise<{ ms: number; answer: SlaAnswer }> {
+  const { from, to } = historyRange(days);
   const began = performance.now();
-  const { rows } = await client.query<SlaAnswer>(SLA_QUERY, [AGENT, from, to]);
+  const { rows } = await client.query<SlaAnswer>(SLA_QUERIES[which], [AGENT, from, to]);
   return { ms: performance.now() - began, answer: rows[0]! };
 }

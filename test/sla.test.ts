@@ -137,6 +137,84 @@ describe('SLA definitions on the seeded dataset', () => {
     });
   });
 
+  it('applies a target with wmn_sla_verdict: met, margin, budget; no verdict without cycles', async (t) => {
+    await withSchema(t, { seeded: true }, async (c) => {
+      const verdict = (target: number | null, agents: string[] | null = null) =>
+        rows(
+          c,
+          `SELECT agent, availability_pct, target_pct, met, margin_pp, allowed_down_s, down_s, budget_left_s,
+                  coverage_pct, unknown_s
+             FROM wmn_sla_verdict($1, $2, $3, $4) ORDER BY agent`,
+          [SEED_FROM, SEED_TO, target, agents],
+        );
+      const home = EXPECTED.home;
+      const office = EXPECTED.office;
+      const uptime = (100 * (home.cycles - home.downCycles)) / home.cycles;
+      const officeUptime = (100 * (office.cycles - office.downCycles)) / office.cycles;
+      assert.deepEqual(await verdict(99.9), [
+        {
+          agent: 'home',
+          availability_pct: uptime,
+          target_pct: 99.9,
+          met: false,
+          margin_pp: uptime - 99.9,
+          // 0.1 % of the 10,480 s measured, to the microsecond (100 − 99.9 is not 0.1 in binary).
+          allowed_down_s: 10.48,
+          down_s: home.downCycles,
+          budget_left_s: 10.48 - home.downCycles,
+          coverage_pct: (100 * home.coveredS) / home.rangeS,
+          unknown_s: home.rangeS - home.coveredS,
+        },
+        {
+          agent: 'office',
+          availability_pct: officeUptime,
+          target_pct: 99.9,
+          met: true,
+          margin_pp: officeUptime - 99.9,
+          allowed_down_s: 10.8,
+          down_s: office.downCycles,
+          budget_left_s: 10.8 - office.downCycles,
+          coverage_pct: 100,
+          unknown_s: 0,
+        },
+      ]);
+
+      // Exactly at the target is met; so is a hair under it (float rounding), not a real shortfall.
+      const [exact] = await verdict(uptime, ['home']);
+      assert.deepEqual([exact.met, exact.margin_pp], [true, 0]);
+      assert.equal((await verdict(uptime + 1e-10, ['home']))[0].met, true);
+      assert.equal((await verdict(uptime + 1e-6, ['home']))[0].met, false);
+      const [all] = await verdict(100, ['office']);
+      assert.deepEqual([all.met, all.allowed_down_s, all.budget_left_s], [false, 0, -office.downCycles]);
+
+      // A registered agent that recorded nothing: listed, with no availability and no verdict.
+      await c.query("INSERT INTO wmn_agents (agent, interval_s) VALUES ('idle', 1)");
+      assert.deepEqual(await verdict(99.9, ['idle']), [
+        {
+          agent: 'idle',
+          availability_pct: null,
+          target_pct: 99.9,
+          met: null,
+          margin_pp: null,
+          allowed_down_s: 0,
+          down_s: 0,
+          budget_left_s: 0,
+          coverage_pct: 0,
+          unknown_s: home.rangeS,
+        },
+      ]);
+
+      for (const target of [0, 101, -1, Number.NaN, null]) {
+        await assert.rejects(
+          verdict(target),
+          (err: { code?: string; message?: string }) =>
+            err.code === '22023' && /not a percentage above 0 and at most 100/.test(err.message ?? ''),
+          `target ${target} is refused`,
+        );
+      }
+    });
+  });
+
   it('reports an outage whole when the range cuts through it, and a gap inside it as unknown', async (t) => {
     await withSchema(t, { seeded: true }, async (c) => {
       const inside = await rows(

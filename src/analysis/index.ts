@@ -14,6 +14,7 @@ export {
   outages,
 } from './outages.js';
 export { agentSeries, type SeriesPoint } from './series.js';
+export { checkTarget, type SlaVerdict, slaVerdict } from './sla.js';
 export {
   PHASES,
   type Phase,

@@ -81,7 +81,7 @@ export function renderCsv(report: Report): string {
     add('sla', name, '', '', 'met', a.sla.met, 'bool');
     add('sla', name, '', '', 'margin_pp', a.sla.marginPp, 'pp');
     add('sla', name, '', '', 'allowed_down_s', a.sla.allowedDownS, 's');
-    add('sla', name, '', '', 'used_down_s', a.sla.usedDownS, 's');
+    add('sla', name, '', '', 'used_down_s', a.sla.downS, 's');
     const s = a.outageSummary;
     if (s) {
       add('outage_summary', name, '', '', 'outages', s.outages, 'count');

@@ -43,7 +43,7 @@ export function reportData(report: Report): Record<string, unknown> {
         met: a.sla.met,
         margin_pp: a.sla.marginPp,
         allowed_down_s: a.sla.allowedDownS,
-        used_down_s: a.sla.usedDownS,
+        used_down_s: a.sla.downS,
       },
       outage_summary: a.outageSummary && {
         outages: a.outageSummary.outages,

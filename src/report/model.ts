@@ -1,7 +1,7 @@
 /**
- * What a report holds, independent of how it is printed: the SQL answers for the range, and the few
- * figures only a report can derive because only it knows the contracted target (met or missed, by how
- * many percentage points, the downtime budget).
+ * What a report holds, independent of how it is printed: the SQL answers for the range, the contracted
+ * target applied to them included (met or missed, by how many percentage points, the downtime budget:
+ * `wmn_sla_verdict`, the rule Grafana's SLA dashboard applies too).
  */
 import type {
   AgentSummary,
@@ -9,18 +9,18 @@ import type {
   OutageSummary,
   PeriodSummary,
   PhaseSummary,
+  SlaVerdict,
   SourceSummary,
 } from '../analysis/index.js';
 import type { PeriodUnit } from './time.js';
+
+export type { SlaVerdict };
 
 /** Bumped when a field of the JSON output changes meaning or goes away (new fields do not bump it). */
 export const REPORT_SCHEMA = 'wmn.report/1';
 
 /** Below this coverage (%) a report warns that its availability figure rests on partial data. */
 export const COVERAGE_WARNING_PCT = 99;
-
-/** Uptime this close under the target still meets it: float rounding of an exact hit is not a miss. */
-const TOLERANCE_PP = 1e-9;
 
 export interface ReportRange {
   readonly from: Date;
@@ -31,18 +31,6 @@ export interface ReportRange {
   readonly label: string;
   /** The range ends at "now": the period is still in progress. */
   readonly inProgress: boolean;
-}
-
-/** The availability target, applied to one agent's measured time. */
-export interface SlaVerdict {
-  readonly targetPct: number;
-  readonly met: boolean;
-  /** uptime − target in percentage points: ≥ 0 when met, negative when missed. */
-  readonly marginPp: number;
-  /** Seconds of DOWN the target allows within the measured (covered) time. */
-  readonly allowedDownS: number;
-  /** Seconds of DOWN measured. */
-  readonly usedDownS: number;
 }
 
 export interface SourceReport {
@@ -61,6 +49,7 @@ export interface AgentReport {
   readonly agent: string;
   /** Null when the agent recorded no cycle in the range: nothing measured, no verdict. */
   readonly availability: AgentSummary | null;
+  /** The target applied to `availability` (`wmn_sla_verdict`); null with it. */
   readonly sla: SlaVerdict | null;
   readonly coverageWarning: boolean;
   readonly outageSummary: OutageSummary | null;
@@ -77,19 +66,6 @@ export interface Report {
   readonly slaTargetPct: number;
   readonly chartUnit: PeriodUnit;
   readonly agents: readonly AgentReport[];
-}
-
-/** The target applied to an agent's availability. */
-export function verdict(a: AgentSummary, targetPct: number): SlaVerdict {
-  const marginPp = a.uptimePct - targetPct;
-  return {
-    targetPct,
-    met: marginPp >= -TOLERANCE_PP,
-    marginPp,
-    // Rounded to the microsecond: 100 − 99.9 is 0.09999999999999432 in binary floating point.
-    allowedDownS: Math.round(((100 - targetPct) / 100) * a.coveredS * 1e6) / 1e6,
-    usedDownS: a.downS,
-  };
 }
 
 /** Charts are daily, or hourly when the range is two days or shorter. */

@@ -8,6 +8,7 @@ import {
   periodSummary,
   phaseSummary,
   type Queryable,
+  slaVerdict,
   sourceSummary,
 } from '../analysis/index.js';
 import {
@@ -17,7 +18,6 @@ import {
   REPORT_SCHEMA,
   type Report,
   type ReportRange,
-  verdict,
 } from './model.js';
 import { periods } from './time.js';
 
@@ -33,8 +33,8 @@ export interface ReadReportOptions {
 }
 
 /**
- * Runs the SLA queries and assembles the report. Pass a pool: the six queries run concurrently on it (on
- * a single client pg would queue them, and warn).
+ * Runs the SLA queries and assembles the report. Pass a pool: the seven queries run concurrently on it
+ * (on a single client pg would queue them, and warn).
  */
 export async function readReport(db: Queryable, opts: ReadReportOptions): Promise<Report> {
   const { from, to, timeZone } = opts.range;
@@ -49,8 +49,9 @@ export async function readReport(db: Queryable, opts: ReadReportOptions): Promis
     progress(`read ${what} in ${Math.round(performance.now() - began)} ms`);
     return result;
   };
-  const [summaries, outageStats, outageList, sources, phases, chart] = await Promise.all([
+  const [summaries, verdicts, outageStats, outageList, sources, phases, chart] = await Promise.all([
     step('availability', () => agentSummary(db, range)),
+    step('SLA verdict', () => slaVerdict(db, range, opts.slaTargetPct)),
     step('outage statistics', () => outageSummary(db, range)),
     step('outages', () => outages(db, range)),
     step('loss per source', () => sourceSummary(db, range)),
@@ -66,7 +67,8 @@ export async function readReport(db: Queryable, opts: ReadReportOptions): Promis
     return {
       agent,
       availability,
-      sla: availability ? verdict(availability, opts.slaTargetPct) : null,
+      // Both come from the agent's cycles in the range: an agent has both or neither.
+      sla: availability ? (verdicts.find((v) => v.agent === agent) ?? null) : null,
       coverageWarning: (availability?.coveragePct ?? 0) < COVERAGE_WARNING_PCT,
       outageSummary: outageStats.find((s) => s.agent === agent) ?? null,
       outages: outageList.filter((o: Outage) => o.agent === agent),

@@ -40,8 +40,8 @@ export function verdictShort(sla: SlaVerdict): string {
 /** The downtime budget the target leaves in the measured time, and how much of it was used. */
 export function budget(sla: SlaVerdict, a: AgentSummary): string {
   const allowed = `${durationExact(sla.allowedDownS)} of downtime allowed (${complement(sla.targetPct)} % of the ${durationExact(a.coveredS)} measured)`;
-  const used = `${durationExact(sla.usedDownS)} used`;
-  const rest = sla.allowedDownS - sla.usedDownS;
+  const used = `${durationExact(sla.downS)} used`;
+  const rest = sla.budgetLeftS;
   const tail = rest >= 0 ? `${durationExact(rest)} left` : `${durationExact(-rest)} over the budget`;
   return `${allowed}; ${used}, ${tail}.`;
 }
