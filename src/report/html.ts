@@ -77,16 +77,8 @@ export function renderHtml(report: Report): string {
     report.agents.length === 0
       ? '<p>No agent recorded any cycle in this period.</p>'
       : table(
-          [
-            'Agent',
-            'Availability',
-            'Coverage',
-            'Unknown',
-            `Target ${target(report.slaTargetPct)}`,
-            'Outages',
-            'Downtime',
-          ],
-          'lrrrlrr',
+          words.summaryHeader(report),
+          words.SUMMARY_ALIGN,
           report.agents.map((a) => summaryRow(a)),
         );
   return `<!DOCTYPE html>

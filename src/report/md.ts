@@ -40,16 +40,8 @@ export function renderMarkdown(report: Report): string {
   else {
     out.push(
       ...table(
-        [
-          'Agent',
-          'Availability',
-          'Coverage',
-          'Unknown',
-          `Target ${target(report.slaTargetPct)}`,
-          'Outages',
-          'Downtime',
-        ],
-        'lrrrlrr',
+        words.summaryHeader(report),
+        words.SUMMARY_ALIGN,
         report.agents.map((a) => summaryRow(a)),
       ),
       '',

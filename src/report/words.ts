@@ -7,6 +7,20 @@ import { duration, durationExact, pct, pp, seconds, target } from './format.js';
 import { type ChartPoint, COVERAGE_WARNING_PCT, type Report, type SlaVerdict } from './model.js';
 import { formatDate, formatOffset, formatTime, offsetMinutes, type PeriodUnit, wallTime } from './time.js';
 
+/** The columns of the per-agent summary table, and their alignment (l/r per column). */
+export function summaryHeader(report: Report): string[] {
+  return [
+    'Agent',
+    'Availability',
+    'Coverage',
+    'Unknown',
+    `Target ${target(report.slaTargetPct)}`,
+    'Outages',
+    'Downtime',
+  ];
+}
+export const SUMMARY_ALIGN = 'lrrrlrr';
+
 export function title(report: Report): string {
   const who = report.agents.length === 1 ? ` — ${report.agents[0]?.agent}` : '';
   return `Network availability report${who}`;
