@@ -50,6 +50,7 @@ function config(sources: SourceConfig[]): Config {
     database: { url: null, embeddedPort: null },
     dataDir: '/nonexistent',
     spoolMaxBytes: 256 * 1024 ** 2,
+    web: null,
     rawRetentionMs: null,
     logLevel: 'info',
   };

@@ -68,6 +68,7 @@ const DEFAULTS = {
   database: { url: null, embeddedPort: null },
   dataDir: '/home/tester/.local/state/wmn',
   spoolMaxBytes: 256 * 1024 ** 2,
+  web: { host: '127.0.0.1', port: 9797, token: null },
   rawRetentionMs: null,
   logLevel: 'info',
 };
@@ -171,6 +172,16 @@ const INVALID: Record<string, ConfigIssue[]> = {
     },
   ],
   'spool-size': [{ path: 'spool.max_size', message: '300 is not a size; write e.g. "256MiB"' }],
+  'web-public': [
+    {
+      path: 'web.listen',
+      message:
+        'every address is reachable from other machines: set web.token_file (a file holding a token), or listen on 127.0.0.1',
+    },
+  ],
+  'web-listen': [
+    { path: 'web.listen', message: '"9797" is not host:port; write e.g. "127.0.0.1:9797" or "[::1]:9797"' },
+  ],
   'retention-short': [{ path: 'retention.raw', message: 'must be at least 1d (got 6h)' }],
   'yaml-syntax': [
     {
@@ -324,6 +335,7 @@ function fullHost(extra: Record<string, string> = {}): ConfigHost {
   return fakeHost({
     [fixture('lab-ca.pem')]: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
     '/run/secrets/db-password': 'pa ss@word/%41\n',
+    [fixture('web-token')]: '0123456789abcdef0123\n',
     ...extra,
   });
 }
@@ -361,6 +373,7 @@ describe('config: every key', () => {
       database: { url: 'postgres://wmn:pa%20ss%40word%2F%2541@db.example.com:5432/wmn', embeddedPort: 5433 },
       dataDir: fixture('state'),
       spoolMaxBytes: 64 * 1024 ** 2,
+      web: { host: '::', port: 9797, token: '0123456789abcdef0123' },
       rawRetentionMs: 30 * 86_400_000,
       logLevel: 'debug',
     });
@@ -386,6 +399,7 @@ describe('config: every key', () => {
       [
         `cannot read ${fixture('lab-ca.pem')}: no such file`,
         'cannot read /run/secrets/db-password: no such file',
+        `cannot read ${fixture('web-token')}: no such file`,
       ],
     );
   });
@@ -489,6 +503,7 @@ describe('config: JSON Schema', () => {
       'data_dir',
       'log',
       'spool',
+      'web',
       'retention',
     ]);
     assert.equal(schema.additionalProperties, false);

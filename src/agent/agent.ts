@@ -20,6 +20,8 @@ export interface AgentDeps {
   readonly log: Logger;
   /** Called with every finished cycle after it is queued for writing (live views, tests). */
   readonly onCycle?: (cycle: CycleRecord) => void;
+  /** Called at every tick, before its probes start (lateness for the exporter). */
+  readonly onTick?: (tick: Tick) => void;
 }
 
 export interface Agent {
@@ -55,6 +57,7 @@ export function startAgent(deps: AgentDeps): Agent {
   const ctx = { signal: abort.signal, clock: { now: () => clock.monoNow() } };
 
   const onTick = (tick: Tick) => {
+    deps.onTick?.(tick);
     const { agent, sources } = config;
     probing += sources.length;
     const cycle = runCycle(agent, tick, sources, deps.probers, ctx)

@@ -10,6 +10,7 @@
  * memory (tests; see {@link openCycleWriter} for the durable one).
  */
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { errorText, type Logger } from '../log.js';
 import { openSpool, type Spool } from '../store/spool.js';
 import type { CycleRecord, Store } from '../store/types.js';
@@ -47,6 +48,12 @@ export interface WriterStats {
   /** Cycles the database refused for good (a data or constraint error): logged and skipped. */
   readonly rejected: number;
 }
+
+/**
+ * Told of every INSERT attempt: its duration in ms (monotonic) and whether the cycle was stored (false:
+ * the database was unreachable, or refused the cycle). The exporter's write latency and /readyz use it.
+ */
+export type WriteObserver = (ms: number, ok: boolean) => void;
 
 /** Options of {@link openCycleWriter}. */
 export interface OpenWriterOptions extends Omit<WriterOptions, 'spool'> {
@@ -97,6 +104,7 @@ export class CycleWriter {
   private readonly maxQueued: number;
   private readonly minBackoffMs: number;
   private readonly maxBackoffMs: number;
+  private readonly observers = new Set<WriteObserver>();
 
   constructor(
     private readonly store: Pick<Store, 'writeCycle'>,
@@ -124,6 +132,12 @@ export class CycleWriter {
       replayed,
       rejected,
     };
+  }
+
+  /** Adds a {@link WriteObserver} (it must not throw); returns the function that removes it. */
+  observeWrites(observer: WriteObserver): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
   }
 
   /** Takes a finished cycle: in the spool (on disk) when this returns, written to the store soon after. */
@@ -253,8 +267,18 @@ export class CycleWriter {
     };
   }
 
-  /** One INSERT; false when it failed in a way worth retrying (the database is unreachable). */
+  /** {@link insert}, timed for the observers. */
   private async writeOne(cycle: CycleRecord): Promise<boolean> {
+    const started = performance.now();
+    const written = this.count.written;
+    const ok = await this.insert(cycle);
+    const ms = performance.now() - started;
+    for (const observer of this.observers) observer(ms, this.count.written > written);
+    return ok;
+  }
+
+  /** One INSERT; false when it failed in a way worth retrying (the database is unreachable). */
+  private async insert(cycle: CycleRecord): Promise<boolean> {
     try {
       const rows = await this.store.writeCycle(cycle);
       this.count.written++;

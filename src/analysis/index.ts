@@ -5,6 +5,7 @@
  */
 export { type AgentSummary, agentSummary, type PeriodSummary, periodSummary } from './availability.js';
 export { type AnalysisRange, checkRange, type Queryable } from './db.js';
+export { binValue, type HeatmapCell, latencyHeatmap, type SmokeStep, smokeBands } from './latency.js';
 export {
   DURATION_BUCKETS,
   type DurationBucket,
@@ -15,6 +16,7 @@ export {
 } from './outages.js';
 export { agentSeries, type SeriesPoint } from './series.js';
 export { checkTarget, type SlaVerdict, slaVerdict } from './sla.js';
+export { type SourceSeriesPoint, sourceSeries, waitMs } from './source-series.js';
 export {
   PHASES,
   type Phase,
@@ -23,3 +25,4 @@ export {
   type SourceSummary,
   sourceSummary,
 } from './sources.js';
+export { type AgentState, type AgentStateName, agentState } from './state.js';

@@ -6,7 +6,7 @@
 import type { z } from 'zod';
 import type { LogLevel } from '../log.js';
 import { type Validated, validate } from './issues.js';
-import { agentSchema, databaseUrlSchema, logLevelSchema, pathSchema } from './schema.js';
+import { agentSchema, databaseUrlSchema, listenSchema, logLevelSchema, pathSchema } from './schema.js';
 import type { ConfigIssue } from './types.js';
 
 /** The process environment, or any stand-in for it. */
@@ -24,6 +24,8 @@ export interface EnvOverrides {
   readonly databaseUrl?: string;
   /** WMN_DATABASE_PASSWORD_FILE */
   readonly passwordFile?: string;
+  /** WMN_WEB_LISTEN */
+  readonly webListen?: { readonly host: string; readonly port: number };
 }
 
 /** Reads and checks the overrides in `env`. */
@@ -43,6 +45,7 @@ export function readEnv(env: Environment): Validated<EnvOverrides> {
     logLevel: read('WMN_LOG_LEVEL', logLevelSchema),
     databaseUrl: read('DATABASE_URL', databaseUrlSchema),
     passwordFile: read('WMN_DATABASE_PASSWORD_FILE', pathSchema),
+    webListen: read('WMN_WEB_LISTEN', listenSchema),
   };
   return issues.length === 0 ? { ok: true, value: overrides } : { ok: false, issues };
 }

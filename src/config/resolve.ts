@@ -10,7 +10,7 @@ import type { Environment, EnvOverrides } from './env.js';
 import { type ConfigHost, readFailure } from './host.js';
 import type { Validated } from './issues.js';
 import { type ConfigFile, checkAgentName, SOURCE_DEFAULTS, type SourceEntry } from './schema.js';
-import type { Config, ConfigIssue, DatabaseConfig, SourceConfig } from './types.js';
+import type { Config, ConfigIssue, DatabaseConfig, SourceConfig, WebConfig } from './types.js';
 
 export interface ResolveContext {
   /** The configuration file, or null when there is none. */
@@ -37,6 +37,7 @@ export function resolve(
     database: resolveDatabase(settings.database, overrides, ctx, issues),
     dataDir: resolveDataDir(settings, overrides, ctx),
     spoolMaxBytes: settings.spool.max_size,
+    web: resolveWeb(settings.web, overrides, ctx, issues),
     rawRetentionMs: settings.retention.raw ?? null,
     logLevel: overrides.logLevel ?? settings.log.level,
   };
@@ -140,6 +141,39 @@ function resolveDataDir(settings: ConfigFile, overrides: EnvOverrides, ctx: Reso
   const xdg = ctx.env.XDG_STATE_HOME;
   // The XDG base directory spec says a relative path there is invalid and must be ignored.
   return xdg && isAbsolute(xdg) ? join(xdg, 'wmn') : join(ctx.host.homedir(), '.local', 'state', 'wmn');
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+function resolveWeb(
+  web: ConfigFile['web'],
+  overrides: EnvOverrides,
+  ctx: ResolveContext,
+  issues: ConfigIssue[],
+): WebConfig | null {
+  if (!web.enabled) return null;
+  const { host, port } = overrides.webListen ?? web.listen;
+  if (web.token_file === undefined) {
+    if (!LOOPBACK.test(host)) {
+      const message = `${host || 'every address'} is reachable from other machines: set web.token_file (a file holding a token), or listen on 127.0.0.1`;
+      issues.push({ path: 'web.listen', message });
+    }
+    return { host, port, token: null };
+  }
+  const token = report(issues, 'web.token_file', readToken(besideFile(ctx.file, web.token_file), ctx.host));
+  return { host, port, token: token ?? null };
+}
+
+/** A token shorter than 16 characters can be guessed; the check is the one place that says so. */
+function readToken(path: string, host: ConfigHost): Checked<string> {
+  const read = readPassword(path, host);
+  if (!read.ok) return read;
+  return read.value.length < 16
+    ? {
+        ok: false,
+        message: `${path} holds a token of ${read.value.length} characters; use at least 16 (e.g. openssl rand -hex 16)`,
+      }
+    : read;
 }
 
 function readPassword(path: string, host: ConfigHost): Checked<string> {

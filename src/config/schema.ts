@@ -53,6 +53,27 @@ function duration(limits: DurationLimits, description: string) {
     .meta({ description });
 }
 
+export const DEFAULT_LISTEN = '127.0.0.1:9797';
+
+/** `host:port`, `[v6]:port` or `:port` (every address); the port 0–65535. */
+function parseListen(text: string): Checked<{ host: string; port: number }> {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  if (!match || port > 65_535)
+    return {
+      ok: false,
+      message: `${JSON.stringify(text)} is not host:port; write e.g. "127.0.0.1:9797" or "[::1]:9797"`,
+    };
+  return { ok: true, value: { host: match[1] ?? match[2] ?? '', port } };
+}
+
+export const listenSchema = z
+  .string()
+  .transform(checkedBy(parseListen))
+  .meta({
+    description: `host:port to listen on (default ${DEFAULT_LISTEN}; port 0 picks a free one). Any address but loopback needs token_file. Overridden by WMN_WEB_LISTEN.`,
+  });
+
 /** Paths are taken literally: `~` is not expanded (a directory named "~" would be a nasty surprise). */
 function checkPath(text: string): Checked<string> {
   if (text === '') return { ok: false, message: 'is empty; give a path' };
@@ -196,6 +217,21 @@ export const configFileSchema = z
             description:
               'Bound of the on-disk spool that keeps cycles the database has not taken yet (1MiB to 64GiB). Past it the oldest cycles are dropped, with an error logged.',
           }),
+      })
+      .prefault({}),
+    web: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .prefault(true)
+          .meta({ description: 'Serve the dashboard, /metrics, /healthz and /readyz.' }),
+        listen: listenSchema.prefault(DEFAULT_LISTEN),
+        token_file: pathSchema
+          .meta({
+            description:
+              'File holding the access token: a browser opens /?token=…, Prometheus sends it as a bearer token or basic-auth password.',
+          })
+          .optional(),
       })
       .prefault({}),
     retention: z

@@ -17,6 +17,14 @@ export interface DatabaseConfig {
   readonly embeddedPort: number | null;
 }
 
+export interface WebConfig {
+  /** Listen address ('' or '::' or '0.0.0.0': every address) and port (0: a free one). */
+  readonly host: string;
+  readonly port: number;
+  /** Required from clients when set (always set for a non-loopback address). */
+  readonly token: string | null;
+}
+
 export interface Config {
   /** Vantage point name stored in the `agent` column (default: host name). */
   readonly agent: string;
@@ -33,6 +41,8 @@ export interface Config {
   readonly dataDir: string;
   /** Bound of the spool's files in bytes; past it the oldest cycles are dropped. */
   readonly spoolMaxBytes: number;
+  /** The dashboard and exporter listener, or null when `web.enabled` is false. */
+  readonly web: WebConfig | null;
   /** Age past which raw rows are deleted (their rollups stay), or null to keep every row. */
   readonly rawRetentionMs: number | null;
   readonly logLevel: LogLevel;

@@ -20,10 +20,13 @@ export function countLines(log: string, pattern: RegExp): number {
   return log.split('\n').filter((line) => pattern.test(line)).length;
 }
 
-/** Starts `wmn run --config FILE` with `env` added to this process's environment. */
+/**
+ * Starts `wmn run --config FILE` with `env` added to this process's environment. Its web listener takes
+ * a free port (tests run side by side) unless `env` says otherwise.
+ */
 export function startWmn(configFile: string, env: NodeJS.ProcessEnv = {}): RunningWmn {
   const child = spawn(process.execPath, [WMN, 'run', '--config', configFile], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, WMN_WEB_LISTEN: '127.0.0.1:0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';

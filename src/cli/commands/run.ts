@@ -2,11 +2,14 @@
 import { type Agent, startAgent } from '../../agent/agent.js';
 import { startUpkeep } from '../../agent/upkeep.js';
 import { openCycleWriter } from '../../agent/writer.js';
-import { type Config, ConfigError } from '../../config/types.js';
+import { type Config, ConfigError, type WebConfig } from '../../config/types.js';
 import { errorText, type Logger } from '../../log.js';
 import { ENGINES } from '../../probes/index.js';
 import { systemClock } from '../../scheduler/clock.js';
 import { migrateBeforeWrites, type Store, StoreError } from '../../store/index.js';
+import { createLiveHub } from '../../web/live.js';
+import { allRoutes } from '../../web/routes.js';
+import { type Route, startWebServer, type WebServer } from '../../web/server.js';
 import { CONFIG_OPTION, type Command, EXIT, loadConfigFrom, openConfigured } from '../command.js';
 
 export const runCommand: Command = {
@@ -37,8 +40,22 @@ export const runCommand: Command = {
         log,
         maxSpoolBytes: config.spoolMaxBytes,
       });
-      const agent = startAgent({ config, writer, probers: ENGINES, clock: systemClock, log });
-      const onHangup = () => void reload(() => loadConfigFrom(args), config, [agent, upkeep], log);
+      const live = createLiveHub();
+      const agent = startAgent({
+        config,
+        writer,
+        probers: ENGINES,
+        clock: systemClock,
+        log,
+        onCycle: live.publishCycle,
+        onTick: live.publishTick,
+      });
+      let running = config;
+      const web =
+        config.web &&
+        (await startWeb(config.web, allRoutes({ config: () => running, store, live, agent, log }), log));
+      const current = { reconfigure: (next: Config) => (running = next) };
+      const onHangup = () => void reload(() => loadConfigFrom(args), config, [agent, upkeep, current], log);
       process.on('SIGHUP', onHangup);
       const signal = await nextSignal(() => {
         log.warn('second signal: aborting in-flight probes');
@@ -47,12 +64,30 @@ export const runCommand: Command = {
       log.info('stopping', { signal });
       const unwritten = await agent.stop();
       upkeep.stop();
+      await web?.close();
       return unwritten === 0 ? EXIT.ok : EXIT.failure;
     } finally {
       await store.close();
     }
   },
 };
+
+/**
+ * The dashboard and exporter listener. Monitoring matters more than its display: if the address cannot
+ * be had (another program holds the port), the agent says so and goes on probing and storing.
+ */
+async function startWeb(web: WebConfig, routes: readonly Route[], log: Logger): Promise<WebServer | null> {
+  try {
+    return await startWebServer({ web, routes, log });
+  } catch (err) {
+    log.error('web dashboard and /metrics not started; probing goes on', {
+      listen: `${web.host}:${web.port}`,
+      err: errorText(err),
+      fix: 'free the port, or set web.listen (or WMN_WEB_LISTEN) to another',
+    });
+    return null;
+  }
+}
 
 /**
  * Migrates before probing starts. A server that cannot be reached yet (it boots with the agent, or the
@@ -99,6 +134,7 @@ async function reload(
   const fixed = {
     database: started.database,
     dataDir: started.dataDir,
+    web: started.web,
     spoolMaxBytes: started.spoolMaxBytes,
     logLevel: started.logLevel,
   } satisfies Partial<Config>;
