@@ -367,9 +367,11 @@ $$;
 
 -- The pieces [p_from, p_to) is read from: whole UTC hours from the hour rollups, whole minutes at the
 -- edges from the minute rollups, and the partial minutes at the very edges from cycles and raw rows.
+-- ROWS 3: at most five pieces. Left at the default estimate (1000), the planner joins the pieces to the
+-- rollup tables by scanning them whole (the 90-day SLA query took 970 ms instead of ~100 ms).
 CREATE FUNCTION wmn_spans(p_from TIMESTAMPTZ, p_to TIMESTAMPTZ)
 RETURNS TABLE (grain TEXT, lo TIMESTAMPTZ, hi TIMESTAMPTZ)
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE ROWS 3
 AS $$
 DECLARE
   m1 TIMESTAMPTZ := date_trunc('minute', p_from, 'UTC');
