@@ -255,8 +255,14 @@ async function history(ctx: SectionContext) {
         const percentiles = await timed(ctx, `phase percentiles over ${days} days`, runs + 2, () =>
           slaQuery(client, days, 'percentiles'),
         );
+        // A failed report must not cost the figures above (the history took ~20 minutes to make).
         const report = WMN_BUILT
-          ? await timed(ctx, `wmn report over ${days} days`, runs, () => reportRun(url, days))
+          ? await timed(ctx, `wmn report over ${days} days`, runs, () => reportRun(url, days)).catch(
+              (err: unknown) => {
+                ctx.log(`storage: wmn report failed: ${String(err)}`);
+                return null;
+              },
+            )
           : null;
         const r = raw.answer as SlaAnswer;
         const f = rollups.answer as SlaAnswer;
@@ -336,7 +342,10 @@ function rows(
     {
       section: 'storage',
       measure: `wmn report (built CLI, JSON, whole process) over ${hist.days} days`,
-      value: hist.reportSeconds === null ? 'not run: dist/ not built' : ms(hist.reportSeconds.value, 0),
+      value:
+        hist.reportSeconds === null
+          ? 'not measured: dist/ not built, or the report failed (see the log)'
+          : ms(hist.reportSeconds.value, 0),
       goal: 'well under 1 s over 90 days',
       met: hist.days === FULL_DAYS && hist.reportSeconds !== null && hist.reportSeconds.value < 1000,
     },
