@@ -51,6 +51,7 @@ function config(sources: SourceConfig[]): Config {
     dataDir: '/nonexistent',
     spoolMaxBytes: 256 * 1024 ** 2,
     web: null,
+    alerts: null,
     rawRetentionMs: null,
     logLevel: 'info',
   };

@@ -69,6 +69,7 @@ const DEFAULTS = {
   dataDir: '/home/tester/.local/state/wmn',
   spoolMaxBytes: 256 * 1024 ** 2,
   web: { host: '127.0.0.1', port: 9797, token: null },
+  alerts: null,
   rawRetentionMs: null,
   logLevel: 'info',
 };
@@ -189,6 +190,134 @@ const INVALID: Record<string, ConfigIssue[]> = {
       message: 'YAML syntax error at line 4, column 1: All mapping items must start at the same column',
     },
   ],
+  'alerts-value': [{ path: 'alerts', message: 'expected a mapping (key: value), got a string ("yes")' }],
+  'alerts-unknown-key': [{ path: 'alerts.lnk_down', message: 'unknown key; did you mean "link_down"?' }],
+  'alerts-rule-value': [
+    { path: 'alerts.link_down', message: 'expected "off" or a mapping with cycles and of, got false' },
+  ],
+  'alerts-cycles-over-of': [
+    {
+      path: 'alerts.link_down.cycles',
+      message:
+        'must be at most of (5): the rule fires when 6 of the last 5 cycles failed, which can never happen',
+    },
+  ],
+  'alerts-repeat': [
+    {
+      path: 'alerts.repeat',
+      message: '"never" is not a duration or "off"; write e.g. "1h", "30m", or "off"',
+    },
+  ],
+  'alerts-percent': [{ path: 'alerts.loss.above', message: '5 has no unit; write "5%"' }],
+  'alerts-percent-range': [
+    { path: 'alerts.loss.above', message: 'must be below 100% (got 100%): loss can never exceed it' },
+  ],
+  'alerts-window-interval': [
+    { path: 'alerts.latency.window', message: 'must be at least the interval (1m), or it holds no cycle' },
+  ],
+  'alerts-maintenance-shape': [
+    {
+      path: 'alerts.maintenance[0]',
+      message: 'give start and end (a one-off window), or every, at, for and time_zone (a recurring one)',
+    },
+  ],
+  'alerts-maintenance-offset': [
+    {
+      path: 'alerts.maintenance[0].start',
+      message:
+        '"2026-03-01T02:00:00" has no UTC offset; write it with its offset, e.g. "2026-03-01T02:00:00+01:00" or "2026-03-01T01:00:00Z"',
+    },
+  ],
+  'alerts-maintenance-date': [
+    { path: 'alerts.maintenance[0].start', message: '"2026-02-30T02:00:00Z" is not a real date and time' },
+  ],
+  'alerts-maintenance-end': [{ path: 'alerts.maintenance[0].end', message: 'must be after start' }],
+  'alerts-maintenance-mixed': [
+    {
+      path: 'alerts.maintenance[0].start',
+      message: 'is for one-off windows; a recurring one has every, at, for and time_zone',
+    },
+  ],
+  'alerts-maintenance-missing': [
+    { path: 'alerts.maintenance[0].at', message: 'is required in a recurring window (with every)' },
+  ],
+  'alerts-maintenance-at': [
+    { path: 'alerts.maintenance[0].at', message: '"2:30" is not a time of day; write "HH:MM", e.g. "02:30"' },
+  ],
+  'alerts-maintenance-day': [
+    {
+      path: 'alerts.maintenance[0].every[1]',
+      message:
+        '"sundy" is not a day; write "day" (every day) or weekday names (mon … sun); did you mean "sunday"?',
+    },
+  ],
+  'alerts-maintenance-time-zone': [
+    {
+      path: 'alerts.maintenance[0].time_zone',
+      message: '"Europe/Berln" is not a time zone; did you mean "Europe/Berlin"?',
+    },
+  ],
+  'alerts-maintenance-never-ends': [
+    {
+      path: 'alerts.maintenance[0].for',
+      message: 'must be shorter than the 1d between two starts of the window, or it never ends',
+    },
+  ],
+  'alerts-notifier-type': [
+    {
+      path: 'alerts.notifiers[0].type',
+      message: '"slak" is not one of webhook, slack, ntfy, email, command; did you mean "slack"?',
+    },
+  ],
+  'alerts-notifier-no-type': [
+    { path: 'alerts.notifiers[0].type', message: 'is required: one of webhook, slack, ntfy, email, command' },
+  ],
+  'alerts-notifier-url': [
+    { path: 'alerts.notifiers[0].url', message: 'must be an http:// or https:// URL (got scheme "ftp:")' },
+  ],
+  'alerts-notifier-credentials': [
+    {
+      path: 'alerts.notifiers[0].url',
+      message: 'contains credentials ("user:password@"): they would be logged; remove them',
+    },
+  ],
+  'alerts-secret-inline': [
+    {
+      path: 'alerts.notifiers[0].secret',
+      message:
+        'secrets are not written in this file: put it in a file only wmn can read, and set secret_file',
+    },
+  ],
+  'alerts-secret-file': [
+    { path: 'alerts.notifiers[0].token_file', message: `cannot read ${fixture('ntfy-token')}: no such file` },
+  ],
+  'alerts-email-to': [{ path: 'alerts.notifiers[0].to', message: 'is required' }],
+  'alerts-email-address': [
+    {
+      path: 'alerts.notifiers[0].to[0]',
+      message: '"ops.example.com" is not a mail address; write it like ops@example.com',
+    },
+  ],
+  'alerts-email-auth': [{ path: 'alerts.notifiers[0].username', message: 'is required with password_file' }],
+  'alerts-notifier-name': [
+    {
+      path: 'alerts.notifiers[1].name',
+      message:
+        '"ops" is also the name of notifiers[0]; names must be unique (the outbox tracks deliveries by name)',
+    },
+  ],
+  'alerts-template': [
+    {
+      path: 'alerts.notifiers[0].template.title',
+      message: 'unknown placeholder {{sumary}}; did you mean {{summary}}?',
+    },
+  ],
+  'alerts-command-argv': [
+    {
+      path: 'alerts.notifiers[0].argv',
+      message: 'is empty; give the program and its arguments, e.g. [/usr/local/bin/page, --urgent]',
+    },
+  ],
 };
 
 /** Secrets written into fixtures, which no message may repeat. */
@@ -196,6 +325,8 @@ const SECRETS: Record<string, string> = {
   'source-credentials': 's3cret-pass',
   'database-url': 'hunter2',
   'database-url-raw-password': 'hunter3',
+  'alerts-notifier-credentials': 't0ps3cret',
+  'alerts-secret-inline': 'hmac-hunter4',
 };
 
 describe('config: one fixture per bad-config rule', () => {
@@ -374,6 +505,7 @@ describe('config: every key', () => {
       dataDir: fixture('state'),
       spoolMaxBytes: 64 * 1024 ** 2,
       web: { host: '::', port: 9797, token: '0123456789abcdef0123' },
+      alerts: null,
       rawRetentionMs: 30 * 86_400_000,
       logLevel: 'debug',
     });
@@ -402,6 +534,139 @@ describe('config: every key', () => {
         `cannot read ${fixture('web-token')}: no such file`,
       ],
     );
+  });
+});
+
+describe('config: alerts', () => {
+  const ALERT_DEFAULTS = {
+    linkDown: { cycles: 3, of: 5 },
+    sourceDown: { cycles: 5, of: 5 },
+    latency: null,
+    loss: null,
+    repeatMs: 3_600_000,
+    maxPerHour: 20,
+    maintenance: [],
+    notifiers: [],
+  };
+
+  it('is off without the key, and on with the defaults when present, even empty', () => {
+    assert.equal(parseConfig('', null, {}, host).alerts, null);
+    assert.deepEqual(parseConfig('alerts: {}\n', null, {}, host).alerts, ALERT_DEFAULTS);
+    assert.deepEqual(parseConfig('alerts:\n  # link_down: off\n', null, {}, host).alerts, ALERT_DEFAULTS);
+  });
+
+  it('turns a rule or the reminders off with "off", and fills a partly written rule from its defaults', () => {
+    const text = 'alerts:\n  link_down: off\n  source_down: { cycles: 2 }\n  repeat: off\n';
+    const alerts = parseConfig(text, null, {}, host).alerts;
+    assert.equal(alerts?.linkDown, null);
+    assert.deepEqual(alerts?.sourceDown, { cycles: 2, of: 5 });
+    assert.equal(alerts?.repeatMs, null);
+  });
+
+  it('maps every key, reading secrets from their files (relative to the config file)', async () => {
+    const files = {
+      [fixture('hook-secret')]: 'hmac-key\n',
+      '/run/secrets/ntfy': 'tk_123\n',
+      '/run/secrets/smtp': 'mail pass\n',
+      [fixture('lab-ca.pem')]: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+    };
+    const config = await loadConfig({ file: fixture('valid-alerts.yaml'), env: {}, host: fakeHost(files) });
+    const none = { template: {} };
+    assert.deepEqual(config.alerts, {
+      linkDown: { cycles: 2, of: 4 },
+      sourceDown: null,
+      latency: { phase: 'ttfb', thresholdMs: 250, windowMs: 600_000 },
+      loss: { abovePct: 2.5, windowMs: 900_000 },
+      repeatMs: 1_800_000,
+      maxPerHour: 12,
+      maintenance: [
+        { kind: 'once', start: new Date('2026-03-01T01:00:00Z'), end: new Date('2026-03-01T03:30:00Z') },
+        { kind: 'weekly', days: [0, 6], at: '02:30', durationMs: 7_200_000, timeZone: 'Europe/Berlin' },
+        { kind: 'daily', days: [0, 1, 2, 3, 4, 5, 6], at: '23:45', durationMs: 1_800_000, timeZone: 'UTC' },
+      ],
+      notifiers: [
+        {
+          ...none,
+          name: 'webhook-1',
+          type: 'webhook',
+          url: 'https://hooks.example.com/wmn',
+          secret: 'hmac-key',
+        },
+        {
+          name: 'slack-1',
+          type: 'slack',
+          url: 'https://hooks.slack.com/services/T0/B0/x',
+          template: {
+            title: '{{agent}}: {{summary}}',
+            body: '{{summary}} {{delayed}} ({{details.errors}}, {{started_at}})',
+          },
+        },
+        { ...none, name: 'phone', type: 'ntfy', url: 'https://ntfy.sh/wmn-alerts', token: 'tk_123' },
+        {
+          ...none,
+          name: 'email-1',
+          type: 'email',
+          host: 'smtp.example.com',
+          port: 587,
+          security: 'starttls',
+          username: 'wmn',
+          password: 'mail pass',
+          from: 'wmn@example.com',
+          to: ['ops@example.com', 'oncall@example.com'],
+          caFile: fixture('lab-ca.pem'),
+        },
+        {
+          ...none,
+          name: 'email-2',
+          type: 'email',
+          host: 'localhost',
+          port: 25,
+          security: 'none',
+          username: null,
+          password: null,
+          from: 'wmn@example.com',
+          to: ['root@localhost'],
+          caFile: null,
+        },
+        {
+          ...none,
+          name: 'command-1',
+          type: 'command',
+          argv: ['/usr/local/bin/page', '--urgent'],
+          timeoutMs: 30_000,
+        },
+        { ...none, name: 'webhook-2', type: 'webhook', url: 'http://127.0.0.1:8080/second', secret: null },
+      ],
+    });
+  });
+
+  it('accepts the commented-out example in examples/wmn.yaml once uncommented', () => {
+    const text = readFileSync(join(ROOT, 'examples/wmn.yaml'), 'utf8');
+    const block = text
+      .slice(text.indexOf('# alerts:'))
+      .split('\n')
+      .map((line) => line.replace(/^# ?/, ''))
+      .join('\n');
+    const secrets = fakeHost({ '/etc/wmn/webhook-secret': 'k\n', '/etc/wmn/smtp-password': 'p\n' });
+    const alerts = parseConfig(block, null, {}, secrets).alerts;
+    assert.deepEqual(
+      alerts?.notifiers.map((n) => n.name),
+      ['webhook-1', 'slack-1', 'ntfy-1', 'email-1', 'command-1'],
+    );
+  });
+
+  it('says where a secret goes wherever one is written inline', () => {
+    const err = assertThrowsConfig(() =>
+      parseConfig('database:\n  url: postgres://wmn@db/wmn\n  password: hunter5\n', null, {}, host),
+    );
+    assert.deepEqual(err.issues, [
+      {
+        path: 'database.password',
+        message:
+          'secrets are not written in this file: put it in a file only wmn can read, and set password_file',
+      },
+    ]);
+    assert.ok(!err.message.includes('hunter5'));
   });
 });
 
@@ -505,6 +770,7 @@ describe('config: JSON Schema', () => {
       'spool',
       'web',
       'retention',
+      'alerts',
     ]);
     assert.equal(schema.additionalProperties, false);
     assert.equal(schema.properties.interval.default, '1s');

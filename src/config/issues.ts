@@ -64,6 +64,9 @@ function meantBranch(branches: readonly Issue[][]): Issue[] | undefined {
 }
 
 function unknownKey(key: string, known: readonly string[]): string {
+  if (known.includes(`${key}_file`)) {
+    return `secrets are not written in this file: put it in a file only wmn can read, and set ${key}_file`;
+  }
   const guess = suggest(key, known);
   if (guess !== undefined) return `unknown key; did you mean "${guess}"?`;
   return `unknown key; expected one of: ${known.join(', ')}`;

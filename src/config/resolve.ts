@@ -3,11 +3,13 @@
  * then the defaults that depend on the host or on other keys, then the files the configuration names
  * (password, CA bundles) are read and checked. Relative paths in the file are relative to the file.
  */
-import { dirname, isAbsolute, join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
+import { resolveAlerts } from './alerts-resolve.js';
 import type { Checked } from './checked.js';
 import { withPassword } from './database.js';
 import type { Environment, EnvOverrides } from './env.js';
-import { type ConfigHost, readFailure } from './host.js';
+import { besideFile, checkCaFile, readSecret, report } from './files.js';
+import type { ConfigHost } from './host.js';
 import type { Validated } from './issues.js';
 import { type ConfigFile, checkAgentName, SOURCE_DEFAULTS, type SourceEntry } from './schema.js';
 import type { Config, ConfigIssue, DatabaseConfig, SourceConfig, WebConfig } from './types.js';
@@ -38,6 +40,8 @@ export function resolve(
     dataDir: resolveDataDir(settings, overrides, ctx),
     spoolMaxBytes: settings.spool.max_size,
     web: resolveWeb(settings.web, overrides, ctx, issues),
+    alerts:
+      settings.alerts === undefined ? null : resolveAlerts(settings.alerts, settings.interval, ctx, issues),
     rawRetentionMs: settings.retention.raw ?? null,
     logLevel: overrides.logLevel ?? settings.log.level,
   };
@@ -130,7 +134,7 @@ function addPassword(
     issues.push({ path: key, message });
     return null;
   }
-  const password = report(issues, key, readPassword(path, host));
+  const password = report(issues, key, readSecret(path, host));
   return password === undefined ? url : (report(issues, key, withPassword(url, password)) ?? url);
 }
 
@@ -166,7 +170,7 @@ function resolveWeb(
 
 /** A token shorter than 16 characters can be guessed; the check is the one place that says so. */
 function readToken(path: string, host: ConfigHost): Checked<string> {
-  const read = readPassword(path, host);
+  const read = readSecret(path, host);
   if (!read.ok) return read;
   return read.value.length < 16
     ? {
@@ -174,41 +178,4 @@ function readToken(path: string, host: ConfigHost): Checked<string> {
         message: `${path} holds a token of ${read.value.length} characters; use at least 16 (e.g. openssl rand -hex 16)`,
       }
     : read;
-}
-
-function readPassword(path: string, host: ConfigHost): Checked<string> {
-  let text: string;
-  try {
-    text = host.readFile(path);
-  } catch (err) {
-    return { ok: false, message: `cannot read ${path}: ${readFailure(err)}` };
-  }
-  // The newline that editors and `echo` end a file with is not part of the password.
-  const password = text.replace(/\r?\n$/, '');
-  return password === '' ? { ok: false, message: `${path} is empty` } : { ok: true, value: password };
-}
-
-/** A missing or wrong CA bundle would fail every probe of the source at run time; say so now. */
-function checkCaFile(path: string, host: ConfigHost): Checked<string> {
-  let text: string;
-  try {
-    text = host.readFile(path);
-  } catch (err) {
-    return { ok: false, message: `cannot read ${path}: ${readFailure(err)}` };
-  }
-  if (!text.includes('-----BEGIN CERTIFICATE-----')) {
-    return { ok: false, message: `${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` };
-  }
-  return { ok: true, value: path };
-}
-
-/** A path from the file, taken relative to the file's directory (a path from the environment is not). */
-function besideFile(file: string | null, path: string): string {
-  return file === null || isAbsolute(path) ? path : join(dirname(file), path);
-}
-
-function report<T>(issues: ConfigIssue[], path: string, checked: Checked<T>): T | undefined {
-  if (checked.ok) return checked.value;
-  issues.push({ path, message: checked.message });
-  return undefined;
 }

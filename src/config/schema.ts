@@ -9,12 +9,15 @@
 import { z } from 'zod';
 import type { LogLevel } from '../log.js';
 import type { Engine } from '../probes/types.js';
+import { alertsSchema } from './alerts-schema.js';
 import type { Checked } from './checked.js';
 import { checkDatabaseUrl } from './database.js';
-import { DURATION_PATTERN, type DurationLimits, malformedDuration, parseDuration } from './duration.js';
+import { checkedBy, duration, pathSchema } from './schema-parts.js';
 import { parseSize } from './size.js';
 import { parseSource } from './sources.js';
 import { describe, quote } from './text.js';
+
+export { pathSchema } from './schema-parts.js';
 
 const ENGINES = ['curl', 'http'] as const satisfies readonly Engine[];
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const satisfies readonly LogLevel[];
@@ -33,24 +36,6 @@ export function badAgentName(name: string): string {
 /** Checks an agent name. */
 export function checkAgentName(name: string): Checked<string> {
   return AGENT_PATTERN.test(name) ? { ok: true, value: name } : { ok: false, message: badAgentName(name) };
-}
-
-/** A zod transform that runs a {@link Checked} parser, turning its refusal into an issue. */
-function checkedBy<T>(check: (text: string) => Checked<T>) {
-  return (text: string, ctx: z.core.$RefinementCtx<string>): T => {
-    const result = check(text);
-    if (result.ok) return result.value;
-    ctx.addIssue({ code: 'custom', message: result.message, input: text });
-    return z.NEVER;
-  };
-}
-
-function duration(limits: DurationLimits, description: string) {
-  return z
-    .string({ error: (iss) => (typeof iss.input === 'number' ? malformedDuration(iss.input) : undefined) })
-    .regex(DURATION_PATTERN, { error: (iss) => malformedDuration(String(iss.input)) })
-    .transform(checkedBy((text) => parseDuration(text, limits)))
-    .meta({ description });
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:9797';
@@ -73,13 +58,6 @@ export const listenSchema = z
   .meta({
     description: `host:port to listen on (default ${DEFAULT_LISTEN}; port 0 picks a free one). Any address but loopback needs token_file. Overridden by WMN_WEB_LISTEN.`,
   });
-
-/** Paths are taken literally: `~` is not expanded (a directory named "~" would be a nasty surprise). */
-function checkPath(text: string): Checked<string> {
-  if (text === '') return { ok: false, message: 'is empty; give a path' };
-  if (text.startsWith('~')) return { ok: false, message: '"~" is not expanded here; write the full path' };
-  return { ok: true, value: text };
-}
 
 export const agentSchema = z
   .string()
@@ -105,8 +83,6 @@ export const logLevelSchema = z.enum(LOG_LEVELS).meta({ description: 'Least seve
 export const databaseUrlSchema = z.string().transform(checkedBy(checkDatabaseUrl)).meta({
   description: 'PostgreSQL server URL. Omit to use the embedded server. Overridden by DATABASE_URL.',
 });
-
-export const pathSchema = z.string().transform(checkedBy(checkPath));
 
 const sourceUriSchema = z
   .string()
@@ -242,6 +218,7 @@ export const configFileSchema = z
         ).optional(),
       })
       .prefault({}),
+    alerts: alertsSchema.optional(),
   })
   .meta({ title: 'wmn configuration', description: 'watch my network: wmn.yaml' });
 

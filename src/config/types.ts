@@ -25,6 +25,85 @@ export interface WebConfig {
   readonly token: string | null;
 }
 
+/** Shared by every notifier: a name for logs and the outbox, and overridable message templates. */
+interface NotifierBase {
+  /** Unique among the notifiers (default: `<type>-<index>`). */
+  readonly name: string;
+  /**
+   * Message templates with `{{field}}` placeholders (fields of AlertEvent, `details.x`, `delayed`); a
+   * notifier uses `title` and `body` where its format has room for them. Absent: the built-in text.
+   */
+  readonly template: { readonly title?: string; readonly body?: string };
+}
+
+export type NotifierConfig =
+  | (NotifierBase & {
+      readonly type: 'webhook';
+      readonly url: string;
+      /** HMAC-SHA256 key: the body's signature goes in `X-Wmn-Signature: sha256=<hex>`. */
+      readonly secret: string | null;
+    })
+  | (NotifierBase & { readonly type: 'slack'; readonly url: string })
+  | (NotifierBase & {
+      readonly type: 'ntfy';
+      /** The topic URL, e.g. https://ntfy.sh/my-topic. */
+      readonly url: string;
+      readonly token: string | null;
+    })
+  | (NotifierBase & {
+      readonly type: 'email';
+      readonly host: string;
+      readonly port: number;
+      /** tls: TLS from the start (465); starttls: upgrade required (587); none: plain (a local relay). */
+      readonly security: 'tls' | 'starttls' | 'none';
+      readonly username: string | null;
+      readonly password: string | null;
+      readonly from: string;
+      readonly to: readonly string[];
+      /** Extra CA bundle (PEM) to trust for the server's certificate. */
+      readonly caFile: string | null;
+    })
+  | (NotifierBase & {
+      readonly type: 'command';
+      /** argv[0] and its arguments; no shell. The event arrives as JSON on stdin. */
+      readonly argv: readonly string[];
+      readonly timeoutMs: number;
+    });
+
+/** A window in which alerts are held (delivered when it ends), one-off or recurring. */
+export type MaintenanceWindow =
+  | { readonly kind: 'once'; readonly start: Date; readonly end: Date }
+  | {
+      readonly kind: 'weekly' | 'daily';
+      /** Days of the week (0 = Sunday) for weekly windows. */
+      readonly days: readonly number[];
+      /** Local wall time "HH:MM" in `timeZone`. */
+      readonly at: string;
+      readonly durationMs: number;
+      readonly timeZone: string;
+    };
+
+export interface AlertsConfig {
+  /** The link is DOWN for `cycles` of the last `of` cycles (default 3 of 5); null: rule off. */
+  readonly linkDown: { readonly cycles: number; readonly of: number } | null;
+  /** A source failed `cycles` of its last `of` probes (default 5 of 5). */
+  readonly sourceDown: { readonly cycles: number; readonly of: number } | null;
+  /** A phase's p95 over `windowMs` above `thresholdMs`, per source; null: off (the default). */
+  readonly latency: {
+    readonly phase: 'dns' | 'connect' | 'tls' | 'ttfb' | 'total';
+    readonly thresholdMs: number;
+    readonly windowMs: number;
+  } | null;
+  /** Loss over `windowMs` above `abovePct`, per agent; null: off (the default). */
+  readonly loss: { readonly abovePct: number; readonly windowMs: number } | null;
+  /** Reminder of a condition still firing after this long; null: none. */
+  readonly repeatMs: number | null;
+  /** Notifications per hour at most (per notifier); past it they are held, then sent as one digest. */
+  readonly maxPerHour: number;
+  readonly maintenance: readonly MaintenanceWindow[];
+  readonly notifiers: readonly NotifierConfig[];
+}
+
 export interface Config {
   /** Vantage point name stored in the `agent` column (default: host name). */
   readonly agent: string;
@@ -43,6 +122,8 @@ export interface Config {
   readonly spoolMaxBytes: number;
   /** The dashboard and exporter listener, or null when `web.enabled` is false. */
   readonly web: WebConfig | null;
+  /** Alert rules and notifiers, or null when the config has no `alerts` key. */
+  readonly alerts: AlertsConfig | null;
   /** Age past which raw rows are deleted (their rollups stay), or null to keep every row. */
   readonly rawRetentionMs: number | null;
   readonly logLevel: LogLevel;

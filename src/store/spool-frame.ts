@@ -10,7 +10,9 @@
  * detected; the magic lets a reader find the next intact frame after damage. 0xff never occurs in UTF-8,
  * so the magic cannot appear inside a payload.
  */
+import { readFile, truncate } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
+import type { Logger } from '../log.js';
 import type { CycleRecord } from './types.js';
 
 const MAGIC = Buffer.from([0xff, 0x77, 0x6d, 0x6e]);
@@ -35,7 +37,11 @@ export interface Scan {
 
 /** The frame of `cycle`, ready to append. */
 export function encodeFrame(cycle: CycleRecord): Buffer {
-  const payload = Buffer.from(JSON.stringify(cycle));
+  return frameOf(Buffer.from(JSON.stringify(cycle)));
+}
+
+/** The frame of any payload (the alert outbox journals its records in the same frames). */
+export function frameOf(payload: Buffer): Buffer {
   const frame = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
   MAGIC.copy(frame, 0);
   frame.writeUInt32BE(payload.length, 4);
@@ -110,4 +116,29 @@ function isStoredCycle(value: unknown): value is StoredCycle {
     !Number.isNaN(Date.parse(v.ts)) &&
     Array.isArray(v.results)
   );
+}
+
+/**
+ * Reads a journal file and repairs it: corrupt records in the middle are skipped (logged), a torn
+ * record at the end (an interrupted write) is cut off. `what` names the journal in the log lines.
+ */
+export async function readRepaired(
+  path: string,
+  log: Logger,
+  what: string,
+): Promise<{ readonly buf: Buffer; readonly frames: Range[]; readonly size: number }> {
+  const buf = await readFile(path);
+  const { frames, damage } = scanFrames(buf);
+  let size = buf.length;
+  for (const bad of damage) {
+    const fields = { file: path, offset: bad.start, bytes: bad.end - bad.start };
+    if (bad.end < buf.length) {
+      log.warn(`${what}: corrupt record skipped`, fields);
+      continue;
+    }
+    log.warn(`${what}: torn record at the end (an interrupted write) cut off`, fields);
+    await truncate(path, bad.start);
+    size = bad.start;
+  }
+  return { buf, frames, size };
 }

@@ -22,11 +22,11 @@
  * error with the number of cycles lost, and counted in {@link SpoolStats.dropped}.
  */
 import { closeSync, fdatasync, openSync, unlinkSync, writeSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { errorText, type Logger } from '../log.js';
-import { decodeFrame, encodeFrame, frameEnd, type Range, scanFrames } from './spool-frame.js';
+import { decodeFrame, encodeFrame, frameEnd, type Range, readRepaired } from './spool-frame.js';
 import type { CycleRecord } from './types.js';
 
 const fdatasyncAsync = promisify(fdatasync);
@@ -401,19 +401,7 @@ async function loadSegment(
   ack: AckPosition | null,
   log: Logger,
 ): Promise<Segment> {
-  const buf = await readFile(path);
-  const { frames, damage } = scanFrames(buf);
-  let size = buf.length;
-  for (const bad of damage) {
-    const fields = { file: path, offset: bad.start, bytes: bad.end - bad.start };
-    if (bad.end < buf.length) {
-      log.warn('spool: corrupt record skipped', fields);
-      continue;
-    }
-    log.warn('spool: torn record at the end of a segment (an interrupted write) cut off', fields);
-    await truncate(path, bad.start);
-    size = bad.start;
-  }
+  const { frames, size } = await readRepaired(path, log, 'spool');
   const head = acknowledged(seq, frames, ack);
   return { seq, path, size, synced: size, fd: null, frames, head, removed: false };
 }

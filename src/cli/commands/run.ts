@@ -2,12 +2,13 @@
 import { type Agent, startAgent } from '../../agent/agent.js';
 import { startUpkeep } from '../../agent/upkeep.js';
 import { openCycleWriter } from '../../agent/writer.js';
-import { type Config, ConfigError, type WebConfig } from '../../config/types.js';
+import { type Alerts, startAlerts } from '../../alerts/index.js';
+import { type AlertsConfig, type Config, ConfigError, type WebConfig } from '../../config/types.js';
 import { errorText, type Logger } from '../../log.js';
 import { ENGINES } from '../../probes/index.js';
 import { systemClock } from '../../scheduler/clock.js';
 import { migrateBeforeWrites, type Store, StoreError } from '../../store/index.js';
-import { createLiveHub } from '../../web/live.js';
+import { createLiveHub, type LiveHub } from '../../web/live.js';
 import { allRoutes } from '../../web/routes.js';
 import { type Route, startWebServer, type WebServer } from '../../web/server.js';
 import { CONFIG_OPTION, type Command, EXIT, loadConfigFrom, openConfigured } from '../command.js';
@@ -41,6 +42,7 @@ export const runCommand: Command = {
         maxSpoolBytes: config.spoolMaxBytes,
       });
       const live = createLiveHub();
+      const alerts = config.alerts && (await startAlertsOrLog(config, config.alerts, live, log));
       const agent = startAgent({
         config,
         writer,
@@ -54,8 +56,14 @@ export const runCommand: Command = {
       const web =
         config.web &&
         (await startWeb(config.web, allRoutes({ config: () => running, store, live, agent, log }), log));
-      const current = { reconfigure: (next: Config) => (running = next) };
-      const onHangup = () => void reload(() => loadConfigFrom(args), config, [agent, upkeep, current], log);
+      const current = {
+        reconfigure: (next: Config) => {
+          running = next;
+          if (!alerts && next.alerts) log.warn('reload: alerting needs a restart to start');
+        },
+      };
+      const targets = [agent, upkeep, current, ...(alerts ? [alerts] : [])];
+      const onHangup = () => void reload(() => loadConfigFrom(args), config, targets, log);
       process.on('SIGHUP', onHangup);
       const signal = await nextSignal(() => {
         log.warn('second signal: aborting in-flight probes');
@@ -63,6 +71,7 @@ export const runCommand: Command = {
       });
       log.info('stopping', { signal });
       const unwritten = await agent.stop();
+      await alerts?.stop();
       upkeep.stop();
       await web?.close();
       return unwritten === 0 ? EXIT.ok : EXIT.failure;
@@ -85,6 +94,25 @@ async function startWeb(web: WebConfig, routes: readonly Route[], log: Logger): 
       err: errorText(err),
       fix: 'free the port, or set web.listen (or WMN_WEB_LISTEN) to another',
     });
+    return null;
+  }
+}
+
+/**
+ * Alerting, when configured. Like the dashboard it must not stop monitoring: if its outbox cannot be
+ * opened (data_dir unusable) the agent says so and goes on probing and storing.
+ */
+async function startAlertsOrLog(
+  config: Config,
+  alerts: AlertsConfig,
+  live: LiveHub,
+  log: Logger,
+): Promise<Alerts | null> {
+  try {
+    const { agent, intervalMs, dataDir } = config;
+    return await startAlerts({ config: alerts, agent, intervalMs, dataDir, live, log, clock: systemClock });
+  } catch (err) {
+    log.error('alerting not started; probing goes on', { err: errorText(err), fix: 'check data_dir' });
     return null;
   }
 }
