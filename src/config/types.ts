@@ -40,7 +40,7 @@ export type NotifierConfig =
   | (NotifierBase & {
       readonly type: 'webhook';
       readonly url: string;
-      /** HMAC-SHA256 key: the body's signature goes in `X-Wmn-Signature: sha256=<hex>`. */
+      /** HMAC-SHA256 key: `X-Wmn-Signature: sha256=<hex of HMAC("<X-Wmn-Timestamp>.<body>")>`. */
       readonly secret: string | null;
     })
   | (NotifierBase & { readonly type: 'slack'; readonly url: string })
