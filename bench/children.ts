@@ -19,6 +19,12 @@ export function start(command: string, args: readonly string[], netns?: Netns): 
     : spawn(command, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
   running.add(child);
   child.once('exit', () => running.delete(child));
+  // A program that is not installed (ENOENT) fails its section (its caller waits for it in vain), not
+  // the whole benchmark with an unhandled 'error' event.
+  child.once('error', (err) => {
+    running.delete(child);
+    process.stderr.write(`[bench] cannot start ${command}: ${err.message}\n`);
+  });
   // A child that dies early must not take the benchmark down with an unhandled EPIPE.
   child.stdin?.on('error', () => {});
   return child;
