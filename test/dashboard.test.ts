@@ -28,7 +28,7 @@ import type { RouteDeps } from '../src/web/routes.js';
 import { startWebServer } from '../src/web/server.js';
 import { need } from './helpers/env.js';
 import { withClient, withTestDatabase } from './helpers/pg.js';
-import { NOT_BUILT, type RunningWmn, startWmn, WMN_BUILT } from './helpers/wmn.js';
+import { NOT_BUILT, startWmn, WMN_BUILT, webUrl, writeAgentConfig } from './helpers/wmn.js';
 
 // The page's globals inside page.evaluate(), typed as far as the checks use them (no DOM lib here).
 interface PageElement {
@@ -72,28 +72,8 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function config(name: string, lines: string[] = []): Promise<string> {
-  const file = join(dir, `${name}.yaml`);
-  const body = [
-    `agent: ${AGENT}`,
-    'engine: http',
-    'timeout: 1s',
-    'sources:',
-    ...sources.map((s) => `  - ${s}`),
-    `data_dir: ${join(dir, name)}`,
-    ...lines,
-  ];
-  await writeFile(file, `${body.join('\n')}\n`);
-  return file;
-}
-
-/** The listener's base URL from `wmn run`'s log. */
-async function webUrl(agent: RunningWmn): Promise<string> {
-  await agent.waitFor(/msg="web dashboard and \/metrics listening"/, 1, 30_000);
-  const url = /msg="web dashboard and \/metrics listening" url=(\S+)/.exec(agent.log())?.[1];
-  assert.ok(url, agent.log());
-  return url;
-}
+const config = (name: string, lines: string[] = []) =>
+  writeAgentConfig(dir, name, { agent: AGENT, sources, lines: ['timeout: 1s', ...lines] });
 
 /**
  * 45 minutes of history before the agent's first cycle, as if it had been running: latencies that

@@ -26,7 +26,7 @@ import { createLiveHub, type LiveHub } from '../src/web/live.js';
 import { startWebServer, type WebServer } from '../src/web/server.js';
 import { need } from './helpers/env.js';
 import { withTestDatabase } from './helpers/pg.js';
-import { NOT_BUILT, type RunningWmn, startWmn, WMN_BUILT } from './helpers/wmn.js';
+import { NOT_BUILT, startWmn, WMN_BUILT, webUrl, writeAgentConfig } from './helpers/wmn.js';
 import { closedPort } from './lab/faults.js';
 import { type Listening, listen } from './lab/listen.js';
 
@@ -401,14 +401,6 @@ function assertLintClean(text: string): void {
   assert.equal(lint.status, 0);
 }
 
-/** The listener's base URL from `wmn run`'s log. */
-async function webUrl(agent: RunningWmn): Promise<string> {
-  await agent.waitFor(/msg="web dashboard and \/metrics listening"/, 1, 30_000);
-  const url = /msg="web dashboard and \/metrics listening" url=(\S+)/.exec(agent.log())?.[1];
-  assert.ok(url, agent.log());
-  return url;
-}
-
 interface ScrapeJob {
   readonly name: string;
   /** host:port */
@@ -547,20 +539,8 @@ describe('exporter end to end: wmn run scraped by a real Prometheus', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function config(agent: string, lines: string[] = []): Promise<string> {
-    const file = join(dir, `${agent}.yaml`);
-    const body = [
-      `agent: ${agent}`,
-      'engine: http',
-      'sources:',
-      `  - ${goodSource}`,
-      `  - ${refusedSource}`,
-      `data_dir: ${join(dir, agent)}`,
-      ...lines,
-    ];
-    await writeFile(file, `${body.join('\n')}\n`);
-    return file;
-  }
+  const config = (agent: string, lines: string[] = []) =>
+    writeAgentConfig(dir, agent, { sources: [goodSource, refusedSource], lines });
 
   it('Prometheus scrapes the series with the right values, with and without a token', async (t) => {
     if (!need(t, WMN_BUILT, NOT_BUILT)) return;

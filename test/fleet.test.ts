@@ -4,7 +4,7 @@
  * agent. Also the agent's upkeep: registration of its interval, and raw-row retention.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { need } from './helpers/env.js';
 import { withClient, withTestDatabase } from './helpers/pg.js';
 import { insertRows, seedRows } from './helpers/seed.js';
-import { NOT_BUILT, type RunningWmn, startWmn, WMN_BUILT } from './helpers/wmn.js';
+import { NOT_BUILT, type RunningWmn, startWmn, WMN_BUILT, writeAgentConfig } from './helpers/wmn.js';
 
 let dir = '';
 let server: Server;
@@ -31,18 +31,8 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function config(agent: string, lines: string[] = []): Promise<string> {
-  const file = join(dir, `${agent}.yaml`);
-  const body = [
-    `agent: ${agent}`,
-    'engine: http',
-    'sources:',
-    `  - ${source}`,
-    `data_dir: ${join(dir, agent)}`,
-  ];
-  await writeFile(file, [...body, ...lines, ''].join('\n'));
-  return file;
-}
+const config = (agent: string, lines: string[] = []) =>
+  writeAgentConfig(dir, agent, { sources: [source], lines });
 
 async function stopAll(agents: readonly RunningWmn[]): Promise<void> {
   await Promise.all(agents.map((a) => (a.child.exitCode === null ? a.stop() : a.exited)));

@@ -1,4 +1,5 @@
 /** How figures read in the reports for people: durations, percentages, milliseconds, failure classes. */
+import type { PhaseSummary } from '../analysis/index.js';
 
 /** Seconds with at most three decimals and no trailing zeros: 3, 10.48, 126.25. */
 export function seconds(s: number): string {
@@ -67,4 +68,18 @@ export function ms(value: number): string {
 export function errorCounts(errors: Readonly<Record<string, number>>): string {
   const entries = Object.entries(errors).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   return entries.length === 0 ? '—' : entries.map(([k, n]) => `${k} ${n}`).join(', ');
+}
+
+/** One phase's row of the percentile table after its source: phase, samples, p50, p95, p99, min, max, mean. */
+export function phaseFigures(p: PhaseSummary): string[] {
+  return [
+    p.phase,
+    String(p.samples),
+    ms(p.p50Ms),
+    ms(p.p95Ms),
+    ms(p.p99Ms),
+    ms(p.minMs),
+    ms(p.maxMs),
+    ms(p.avgMs),
+  ];
 }

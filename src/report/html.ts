@@ -5,7 +5,7 @@
  */
 import { DURATION_BUCKETS } from '../analysis/index.js';
 import { escapeHtml as esc } from './escape.js';
-import { duration, durationExact, errorCounts, ms, pct, seconds, target } from './format.js';
+import { duration, durationExact, errorCounts, pct, phaseFigures, seconds, target } from './format.js';
 import type { AgentReport, Report } from './model.js';
 import { availabilityChart } from './svg.js';
 import { formatTime } from './time.js';
@@ -186,17 +186,7 @@ function agentSection(a: AgentReport, report: Report, tz: string): string {
   }
   if (a.sources.length > 0) {
     const phaseRows = a.sources.flatMap(({ summary, phases }) =>
-      phases.map((p): Cell[] => [
-        { html: esc(summary.source), cls: 'src' },
-        p.phase,
-        String(p.samples),
-        ms(p.p50Ms),
-        ms(p.p95Ms),
-        ms(p.p99Ms),
-        ms(p.minMs),
-        ms(p.maxMs),
-        ms(p.avgMs),
-      ]),
+      phases.map((p): Cell[] => [{ html: esc(summary.source), cls: 'src' }, ...phaseFigures(p)]),
     );
     out.push(
       heading('Loss per source', a.sources.length),

@@ -4,7 +4,7 @@
  */
 import { DURATION_BUCKETS } from '../analysis/index.js';
 import { chartFloor, textBar } from './chart.js';
-import { duration, durationExact, errorCounts, ms, pct, seconds, target } from './format.js';
+import { duration, durationExact, errorCounts, pct, phaseFigures, seconds, target } from './format.js';
 import type { AgentReport, Report } from './model.js';
 import { formatTime } from './time.js';
 import * as words from './words.js';
@@ -136,17 +136,7 @@ function agentSection(a: AgentReport, report: Report, tz: string): string[] {
         ['Source', 'Phase', 'Samples', 'p50', 'p95', 'p99', 'Min', 'Max', 'Mean'],
         'llrrrrrrr',
         a.sources.flatMap(({ summary, phases }) =>
-          phases.map((p) => [
-            mdText(summary.source),
-            p.phase,
-            String(p.samples),
-            ms(p.p50Ms),
-            ms(p.p95Ms),
-            ms(p.p99Ms),
-            ms(p.minMs),
-            ms(p.maxMs),
-            ms(p.avgMs),
-          ]),
+          phases.map((p) => [mdText(summary.source), ...phaseFigures(p)]),
         ),
       ),
       '',

@@ -1,6 +1,8 @@
 /** Runs the built `wmn` CLI as a user would, collecting its log. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 export const WMN = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 export const WMN_BUILT = existsSync(WMN);
@@ -65,4 +67,35 @@ export function startWmn(configFile: string, env: NodeJS.ProcessEnv = {}): Runni
       return exited;
     },
   };
+}
+
+/**
+ * Writes `<dir>/<name>.yaml`: an agent (named `agent`, default `name`) probing `sources` with the http
+ * engine, its state in `<dir>/<name>`, then `lines` as further keys. Resolves with the file's path.
+ */
+export async function writeAgentConfig(
+  dir: string,
+  name: string,
+  opts: { readonly agent?: string; readonly sources: readonly string[]; readonly lines?: readonly string[] },
+): Promise<string> {
+  const file = join(dir, `${name}.yaml`);
+  const body = [
+    `agent: ${opts.agent ?? name}`,
+    'engine: http',
+    'sources:',
+    ...opts.sources.map((s) => `  - ${s}`),
+    `data_dir: ${join(dir, name)}`,
+    ...(opts.lines ?? []),
+  ];
+  await writeFile(file, `${body.join('\n')}\n`);
+  return file;
+}
+
+/** The web listener's base URL, from the line `wmn run` logs once it listens. */
+export async function webUrl(agent: RunningWmn): Promise<string> {
+  const listening = /msg="web dashboard and \/metrics listening" url=(\S+)/;
+  await agent.waitFor(listening, 1, 30_000);
+  const url = listening.exec(agent.log())?.[1];
+  if (!url) throw new Error(`no listener URL in the log:\n${agent.log()}`);
+  return url;
 }
