@@ -523,6 +523,10 @@ interface Sink {
 
 const PASSWORD = 'pä55 word';
 
+/** An email notifier's options for STARTTLS with a login, trusting `caFile`. */
+const starttlsLogin = (caFile: string) =>
+  ({ security: 'starttls', username: 'wmn', password: PASSWORD, caFile }) as const;
+
 async function startSink(options: SinkOptions): Promise<Sink> {
   const sessions: SmtpSession[] = [];
   const serve = (socket: Socket, secure: boolean) => {
@@ -710,12 +714,7 @@ describe('email against a local SMTP sink', () => {
     if (!lab) return;
     const sink = await startSink({ mode: 'starttls', certs: lab, auth: 'PLAIN LOGIN' });
     try {
-      const config = {
-        security: 'starttls',
-        username: 'wmn',
-        password: PASSWORD,
-        caFile: lab.caFile,
-      } as const;
+      const config = starttlsLogin(lab.caFile);
       await mail(sink, config).send(UP, ctx());
       const [session] = sink.sessions;
       assert.ok(session?.secure);
@@ -734,12 +733,7 @@ describe('email against a local SMTP sink', () => {
     if (!lab) return;
     const sink = await startSink({ mode: 'starttls', certs: lab, auth: 'LOGIN' });
     try {
-      const config = {
-        security: 'starttls',
-        username: 'wmn',
-        password: PASSWORD,
-        caFile: lab.caFile,
-      } as const;
+      const config = starttlsLogin(lab.caFile);
       await mail(sink, config).send(UP, ctx());
       assert.deepEqual(sink.sessions[0]?.auth, { user: 'wmn', pass: PASSWORD });
       const err = await rejection(mail(sink, { ...config, password: 'wrong' }).send(UP, ctx()));
