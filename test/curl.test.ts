@@ -25,7 +25,7 @@ const OPTIONS: HttpProbeOptions = {
 };
 
 function source(uri: string): HttpSource {
-  return { kind: 'http', uri, url: new URL(uri) };
+  return { kind: 'http', uri, url: new URL(uri), family: null };
 }
 
 function ctx(signal = new AbortController().signal): ProbeContext {

@@ -154,7 +154,7 @@ function probe(engine: Engine, raw: string, caFile: string, timeoutMs: number): 
     insecure: false,
     caFile,
   };
-  return ENGINES[engine]({ kind: 'http', uri: url.href, url }, options, {
+  return ENGINES[engine]({ kind: 'http', uri: url.href, url, family: null }, options, {
     signal: new AbortController().signal,
     clock: performance,
   });
@@ -298,7 +298,7 @@ describe('curl report of a head that never ended', () => {
     '> GET /ok HTTP/1.1\r\n> Host: 127.0.0.1:46341\r\n> User-Agent: wmn/0.1.0\r\n> Accept: */*\r\n' +
     '> Connection: close\r\n> \r\n';
   const map = (verbose: string) => {
-    const source = { kind: 'http', uri, url: new URL(uri) } as const;
+    const source = { kind: 'http', uri, url: new URL(uri), family: null } as const;
     const r = curlJsonToResult(report, source, { verbose, elapsedMs: 401, timeoutMs: 400 });
     return { disconnected: r.disconnected, status: r.status, error: r.error, ttfbMs: r.ttfbMs };
   };

@@ -6,13 +6,20 @@
  * event loop); tight accuracy is the benchmark's job. Measured figures are printed as diagnostics.
  */
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { createServer as createHttpsServer } from 'node:https';
 import { after, before, describe, type TestContext, test } from 'node:test';
+import { chainExpiry, opensslTimeToUnix } from '../src/probes/http-hop.js';
 import { ENGINES } from '../src/probes/index.js';
-import type { Engine, HttpProbeOptions, ProbeResult } from '../src/probes/types.js';
+import type { Engine, HttpProbeOptions, IpFamily, ProbeResult } from '../src/probes/types.js';
 import { CURL_AVAILABLE, need } from './helpers/env.js';
+import { assertContract, assertFailed, assertOk, outcome, phaseSum } from './helpers/probe-contract.js';
+import { labCerts } from './lab/certs.js';
 import { type Lab, startLab } from './lab/index.js';
 import { probeOnceIn, type RemoteLab, serveLabIn } from './lab/isolated.js';
+import { type Listening, listen } from './lab/listen.js';
 import { createNetns, type Netns } from './lab/netns.js';
+import { labRoutes } from './lab/routes.js';
 
 /** How far a measured phase may stray from an injected delay, or one engine from the other (ms). */
 const TOLERANCE_MS = 15;
@@ -24,15 +31,30 @@ const ENGINE_NAMES = Object.keys(ENGINES) as Engine[];
 
 let lab: Lab | undefined;
 let labError = '';
+/** The lab's HTTPS routes on ::1 (the lab listens on 127.0.0.1 only), for probes pinned to IPv6. */
+let https6: Listening | undefined;
+let https6Error = '';
 
 before(async () => {
   try {
     lab = await startLab();
   } catch (err) {
     labError = String(err);
+    return;
+  }
+  try {
+    const { cert, key } = await labCerts();
+    https6 = await listen(createHttpsServer({ cert, key }, labRoutes), '::1');
+  } catch (err) {
+    https6Error = String(err);
   }
 });
-after(() => lab?.close());
+after(() => Promise.all([lab?.close(), https6?.close()]));
+
+/** A certificate's notAfter in unix seconds, read by Node's X509 parser (not the engines' own parsing). */
+function notAfter(pem: string): number {
+  return Date.parse(new X509Certificate(pem).validTo) / 1000;
+}
 
 /** The lab, when this test can run: skips (or fails under WMN_TEST_STRICT) when a system tool is missing. */
 function ready(t: TestContext, engine?: Engine): Lab | undefined {
@@ -43,7 +65,12 @@ function ready(t: TestContext, engine?: Engine): Lab | undefined {
 }
 
 /** One probe of `raw` with `engine`, trusting the lab CA unless `overrides` say otherwise. */
-function probe(engine: Engine, raw: string, overrides: Partial<HttpProbeOptions> = {}): Promise<ProbeResult> {
+function probe(
+  engine: Engine,
+  raw: string,
+  overrides: Partial<HttpProbeOptions> = {},
+  family: IpFamily | null = null,
+): Promise<ProbeResult> {
   const url = new URL(raw);
   const options: HttpProbeOptions = {
     timeoutMs: 2000,
@@ -53,43 +80,13 @@ function probe(engine: Engine, raw: string, overrides: Partial<HttpProbeOptions>
     ...(lab ? { caFile: lab.caFile } : {}),
     ...overrides,
   };
-  return ENGINES[engine]({ kind: 'http', uri: url.href, url }, options, {
+  return ENGINES[engine]({ kind: 'http', uri: url.href, url, family }, options, {
     signal: new AbortController().signal,
     clock: performance,
   }).then((result) => {
     assertContract(result, url.href);
     return result;
   });
-}
-
-/** What holds for every result of every engine (types.ts and the data contract). */
-function assertContract(r: ProbeResult, uri: string): void {
-  const at = `${uri}: ${JSON.stringify(r)}`;
-  assert.equal(r.source, uri, at);
-  assert.equal(r.disconnected, r.status === null, `disconnected means no status: ${at}`);
-  if (r.disconnected) {
-    assert.notEqual(r.error, null, `no response without an error class: ${at}`);
-    assert.equal(r.ttfbMs, null, `no first byte without a response: ${at}`);
-  }
-  for (const [name, value] of Object.entries({
-    dns: r.dnsMs,
-    connect: r.connectMs,
-    tls: r.tlsMs,
-    ttfb: r.ttfbMs,
-  })) {
-    if (value !== null)
-      assert.ok(Number.isFinite(value) && value > 0, `${name} is null or > 0, never 0: ${at}`);
-  }
-  assert.ok(Number.isFinite(r.totalMs) && r.totalMs > 0, `total is always set: ${at}`);
-  if (r.ttfbMs !== null) {
-    assert.ok(r.ttfbMs >= phaseSum(r) - 0.01, `ttfb runs from the start, so covers the phases: ${at}`);
-    assert.ok(r.totalMs >= r.ttfbMs - 0.01, `total covers ttfb: ${at}`);
-  }
-}
-
-/** dns + connect + tls, a phase that did not happen counting 0. */
-function phaseSum(r: ProbeResult): number {
-  return (r.dnsMs ?? 0) + (r.connectMs ?? 0) + (r.tlsMs ?? 0);
 }
 
 /**
@@ -115,18 +112,6 @@ async function measures(
     }
   }
   assert.fail(`${what}: ${seen.join(', ')} ms in ${RUNS} runs, expected ${expected} ± ${tolerance}`);
-}
-
-function outcome(r: ProbeResult): Pick<ProbeResult, 'disconnected' | 'status' | 'error'> {
-  return { disconnected: r.disconnected, status: r.status, error: r.error };
-}
-
-function assertFailed(r: ProbeResult, error: ProbeResult['error']): void {
-  assert.deepEqual(outcome(r), { disconnected: true, status: null, error }, JSON.stringify(r));
-}
-
-function assertOk(r: ProbeResult, status = 200): void {
-  assert.deepEqual(outcome(r), { disconnected: false, status, error: null }, JSON.stringify(r));
 }
 
 for (const engine of ENGINE_NAMES) {
@@ -279,6 +264,51 @@ for (const engine of ENGINE_NAMES) {
       assertOk(await probe(engine, url, { caFile: undefined, insecure: true }));
     });
 
+    test('certificates: the earliest notAfter presented is reported, also after redirects', async (t) => {
+      const lab = ready(t, engine);
+      if (!lab) return;
+      const expected = notAfter((await labCerts()).cert);
+      for (const url of [lab.url('https', '/ok', 'localhost'), lab.url('https', '/redirect/2')]) {
+        const r = await probe(engine, url);
+        assertOk(r);
+        assert.equal(r.certExpiresAt, expected, `${url}: ${JSON.stringify(r)}`);
+      }
+      // A response with an error status, or none in time, still had its handshake.
+      assert.equal((await probe(engine, lab.url('https', '/status/503'))).certExpiresAt, expected);
+      const late = await probe(engine, lab.url('https', '/ttfb/5000'), { timeoutMs: DEADLINE_MS });
+      assertFailed(late, 'timeout');
+      assert.equal(late.certExpiresAt, expected);
+    });
+
+    test('certificates: an expired one is dated with insecure; none without a handshake or TLS', async (t) => {
+      const lab = ready(t, engine);
+      if (!lab) return;
+      const expired = await probe(engine, lab.url('expiredCert'), { insecure: true });
+      assertOk(expired);
+      assert.equal(expired.certExpiresAt, notAfter((await labCerts()).expired.cert));
+      assert.ok((expired.certExpiresAt ?? 0) * 1000 < Date.now(), 'in the past');
+      const rejected = await probe(engine, lab.url('expiredCert'));
+      assertFailed(rejected, 'tls');
+      assert.equal(rejected.certExpiresAt, undefined);
+      const selfSigned = await probe(engine, lab.url('selfSigned'), { insecure: true });
+      assert.equal(selfSigned.certExpiresAt, notAfter((await labCerts()).selfSigned.cert));
+      assert.equal((await probe(engine, lab.url('http'))).certExpiresAt, undefined);
+      assert.equal((await probe(engine, lab.url('resetHandshake'))).certExpiresAt, undefined);
+    });
+
+    test('a family pin: IPv4 connects to 127.0.0.1, IPv6 to ::1', async (t) => {
+      const lab = ready(t, engine);
+      if (!lab) return;
+      const v4 = await probe(engine, lab.url('https', '/ok', 'localhost'), {}, 4);
+      assertOk(v4);
+      assert.equal(v4.remoteIp, '127.0.0.1');
+      if (!need(t, https6 !== undefined, `an IPv6 loopback (::1): ${https6Error}`)) return;
+      const v6 = await probe(engine, `https://[::1]:${https6?.port}/ok`, {}, 6);
+      assertOk(v6);
+      assert.equal(v6.remoteIp, '::1');
+      assert.notEqual(v6.certExpiresAt, undefined);
+    });
+
     test('an injected first-byte delay shows in ttfb', async (t) => {
       const lab = ready(t, engine);
       if (!lab) return;
@@ -310,7 +340,7 @@ for (const engine of ENGINE_NAMES) {
         const controller = new AbortController();
         setTimeout(() => controller.abort(), 100);
         const started = performance.now();
-        const r = await ENGINES[engine]({ kind: 'http', uri: url.href, url }, options, {
+        const r = await ENGINES[engine]({ kind: 'http', uri: url.href, url, family: null }, options, {
           signal: controller.signal,
           clock: performance,
         });
@@ -358,7 +388,60 @@ describe('probers in a network namespace (system resolver = lab DNS)', () => {
       assertFailed(missing, 'dns');
       assert.deepEqual([missing.dnsMs, missing.connectMs, missing.tlsMs], [null, null, null]);
     });
+
+    test(`${engine}: a family pin resolves that family only; a name without it is a dns failure`, async (t) => {
+      if (!ready(t, engine)) return;
+      if (!need(t, remote !== undefined, `network namespaces (root, iproute2): ${unavailable}`)) return;
+      if (!ns || !remote) return;
+      const { caFile } = remote;
+      // v6.lab.test has A 127.0.0.1 and AAAA ::1; the lab in the namespace listens on 127.0.0.1 only, so
+      // IPv4 is answered and IPv6 refused: a refusal shows the probe went to ::1, not to the A record.
+      const dual = `https://v6.lab.test:${remote.ports.https}/ok`;
+      const v4 = await probeOnceIn(ns, engine, dual, { caFile, family: 4 });
+      assertContract(v4, dual);
+      assertOk(v4);
+      assert.equal(v4.remoteIp, '127.0.0.1');
+      const v6 = await probeOnceIn(ns, engine, dual, { caFile, family: 6 });
+      assertContract(v6, dual);
+      assertFailed(v6, 'refused');
+      assert.notEqual(v6.dnsMs, null, JSON.stringify(v6));
+      if (v6.remoteIp !== null) assert.equal(v6.remoteIp, '::1');
+
+      const v4only = `https://lab.test:${remote.ports.https}/ok`;
+      const none = await probeOnceIn(ns, engine, v4only, { caFile, family: 6 });
+      assertContract(none, v4only);
+      assertFailed(none, 'dns');
+      assert.deepEqual([none.dnsMs, none.connectMs, none.remoteIp], [null, null, null], JSON.stringify(none));
+      assertOk(await probeOnceIn(ns, engine, v4only, { caFile, family: 4 }));
+    });
   }
+});
+
+describe('certificate dates', () => {
+  test('OpenSSL-printed times, as Node and curl show them, are unix seconds', () => {
+    assert.equal(opensslTimeToUnix('Feb  1 00:00:00 2020 GMT'), Date.UTC(2020, 1, 1) / 1000);
+    assert.equal(opensslTimeToUnix('Dec 24 16:48:57 2026 GMT'), Date.UTC(2026, 11, 24, 16, 48, 57) / 1000);
+    assert.equal(opensslTimeToUnix('Mar 10 08:00:00.5 2031 GMT'), Date.UTC(2031, 2, 10, 8) / 1000);
+    for (const bad of ['', '2020-02-01T00:00:00Z', 'Foo  1 00:00:00 2020 GMT']) {
+      assert.equal(opensslTimeToUnix(bad), null, bad);
+    }
+  });
+
+  test('a chain: leaf and intermediates count, a self-signed issuer (maybe the local root) does not', () => {
+    type Cert = Parameters<typeof chainExpiry>[0];
+    const cert = (validTo: string): Cert => ({ valid_to: validTo }) as Cert;
+    const leaf = cert('Jun  1 00:00:00 2030 GMT');
+    const intermediate = cert('Jan  1 00:00:00 2030 GMT');
+    const root = cert('Jan  1 00:00:00 2029 GMT');
+    Object.assign(leaf, { issuerCertificate: intermediate });
+    Object.assign(intermediate, { issuerCertificate: root });
+    Object.assign(root, { issuerCertificate: root });
+    assert.equal(chainExpiry(leaf), Date.UTC(2030, 0, 1) / 1000);
+    const selfSigned = cert('Feb  1 00:00:00 2020 GMT');
+    Object.assign(selfSigned, { issuerCertificate: selfSigned });
+    assert.equal(chainExpiry(selfSigned), Date.UTC(2020, 1, 1) / 1000);
+    assert.equal(chainExpiry({} as Cert), null, 'no certificate');
+  });
 });
 
 describe('the engines agree', () => {
@@ -396,6 +479,7 @@ describe('the engines agree', () => {
           for (const other of others) {
             const pair: string = `${url}: ${JSON.stringify([first, other])}`;
             assert.deepEqual(outcome(other.result), outcome(first.result), pair);
+            assert.equal(other.result.certExpiresAt, first.result.certExpiresAt, pair);
             for (const key of ['dnsMs', 'connectMs', 'tlsMs', 'ttfbMs', 'totalMs'] as const) {
               const x: number | null = first.result[key];
               const y: number | null = other.result[key];

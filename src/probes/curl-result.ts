@@ -49,6 +49,9 @@
  *   earlier hops too late (7.88.1 here: 364 ms for a 300 ms deadline after a 64 ms hop). The deadline
  *   had passed all the same, and nothing that arrives after it counts (curl checks the deadline first
  *   whenever it wakes), so a timeout's totalMs is capped at the probe's timeout.
+ * - certExpiresAt: curl keeps a handshake's certificates for the rest of a chain, so a chain that fails
+ *   after a redirect reports none, even where the final hop's handshake completed (the in-process
+ *   engine reports that hop's).
  * - curl reports the code of a status line as soon as it is read, also when the head it begins never
  *   ends (a server trickling its headers, or sending more than curl's 300 KB cap on them). A response is
  *   its whole head, as for the in-process engine, whose parser yields nothing less: when a failed
@@ -57,6 +60,7 @@
  *   whose head ends later than that reads as having no response.)
  */
 import { isIP } from 'node:net';
+import { opensslTimeToUnix } from './http-hop.js';
 import type { ErrorClass, HttpSource, ProbeResult } from './types.js';
 
 /** The fields of curl's `%{json}` report that wmn reads (curl ≥ 7.75 prints every one of them). */
@@ -73,6 +77,8 @@ export interface CurlReport {
   readonly time_pretransfer: number;
   readonly time_starttransfer: number;
   readonly time_total: number;
+  /** The last TLS handshake's certificates as text (`Expire date:…` lines); '' without one or before 7.88. */
+  readonly certs: string;
 }
 
 /** What one curl run printed, and how long it took as wmn measured it. */
@@ -147,14 +153,18 @@ export function curlJsonToResult(
   }
   const status = finalStatus(report, output.verbose);
   const error = report.exitcode === 0 ? null : classifyExit(report, output.verbose);
+  const certExpiresAt = certExpiry(report, status, source.url);
   const phases = {
     source: source.uri,
-    dnsMs: literalHosts(source.url, report.url_effective) ? null : ms(report.time_namelookup),
+    // A name that resolved to no address of the pinned family resolved to nothing usable.
+    dnsMs:
+      error === 'dns' || literalHosts(source.url, report.url_effective) ? null : ms(report.time_namelookup),
     connectMs: between(report.time_namelookup, report.time_connect),
     tlsMs: tlsMs(report, source.url),
     ttfbMs: status === null ? null : ms(report.time_starttransfer),
     totalMs: totalMs(report, output),
     remoteIp: report.remote_ip || null,
+    ...(certExpiresAt === null ? {} : { certExpiresAt }),
     ...(error === null && status !== null ? {} : { detail: failureDetail(report, output.verbose) }),
   };
   if (status !== null) return { ...phases, disconnected: false, status, error };
@@ -166,8 +176,12 @@ export function classifyExit(report: Pick<CurlReport, 'exitcode' | 'errormsg'>, 
   const code = report.exitcode;
   const message = report.errormsg ?? '';
   if (code === 6) return 'dns';
-  if (code === 7) return [message, ...connectFailures(verbose)].some(isRefusal) ? 'refused' : 'unreachable';
-  if (code === 28) return 'timeout';
+  if (code === 7) {
+    if (noAddressTried(message, verbose)) return 'dns';
+    return [message, ...connectFailures(verbose)].some(isRefusal) ? 'refused' : 'unreachable';
+  }
+  // The deadline passed before the name resolved: the resolver did not answer, the contract's `dns`.
+  if (code === 28) return /^Resolving timed out/i.test(message) ? 'dns' : 'timeout';
   if (code === 47) return 'too_many_redirects';
   if (TLS_EXITS.has(code)) return 'tls';
   if (RESET_EXITS.has(code)) return /HTTP|chunk|header/i.test(message) ? 'http_protocol' : 'reset';
@@ -189,6 +203,16 @@ function connectFailures(verbose: string): string[] {
     reasons.push(line.slice(line.lastIndexOf(': ') + 2).trim());
   }
   return reasons;
+}
+
+/**
+ * Whether curl failed to connect without trying any address: the name resolved, but to none of the
+ * family `-4`/`-6` pins (curl 7.88 resolves both families and filters when it connects). It then gives
+ * its bare message, no `Failed to connect to … after N ms`, and logs no `Trying`. That is a name without
+ * an address of the family: `dns`, as the in-process engine's pinned lookup finds.
+ */
+function noAddressTried(message: string, verbose: string): boolean {
+  return message.trim() === "Couldn't connect to server" && !/^\*\s+Trying /m.test(verbose);
 }
 
 function isRefusal(reason: string): boolean {
@@ -220,6 +244,23 @@ function lastHeadEnded(verbose: string): boolean {
   const statusLines = [...verbose.matchAll(/^< HTTP\/\S+ \d{3}/gm)];
   const last = statusLines.at(-1);
   return last === undefined || /^< \r?$/m.test(verbose.slice(last.index));
+}
+
+/**
+ * The earliest `Expire date:` among the certificates of the final hop's handshake, or null. curl keeps
+ * the certificates of the last handshake it completed (none when it failed, the check included) across
+ * the hops of a chain, so after a redirect they are the final hop's only when the final URL is https and
+ * its response arrived.
+ */
+function certExpiry(report: CurlReport, status: number | null, url: URL): number | null {
+  if (protocolOf(report.url_effective, url.protocol) !== 'https:') return null;
+  if (report.num_redirects > 0 && status === null) return null;
+  let earliest: number | null = null;
+  for (const [, date = ''] of report.certs.matchAll(/^Expire date:(.*)$/gm)) {
+    const expires = opensslTimeToUnix(date);
+    if (expires !== null) earliest = earliest === null ? expires : Math.min(earliest, expires);
+  }
+  return earliest;
 }
 
 function totalMs(report: CurlReport, output: Omit<CurlOutput, 'stdout'>): number {
@@ -296,6 +337,7 @@ function toReport(json: unknown): CurlReport | null {
     time_pretransfer: num('time_pretransfer') ?? 0,
     time_starttransfer: num('time_starttransfer') ?? 0,
     time_total: total,
+    certs: str('certs') ?? '',
   };
 }
 

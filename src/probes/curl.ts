@@ -40,7 +40,7 @@ export function createCurlProber(options: CurlProberOptions = {}): Prober {
       return failedProbe(source, 'internal', ctx.clock.now() - started, 'probe aborted before curl started');
     }
     const { timeoutMs } = probeOptions;
-    const run = await runCurl(bin, curlArgs(source.url, probeOptions), timeoutMs + graceMs, ctx.signal);
+    const run = await runCurl(bin, curlArgs(source, probeOptions), timeoutMs + graceMs, ctx.signal);
     return runToResult(run, source, { elapsedMs: ctx.clock.now() - started, timeoutMs }, bin);
   };
 }
@@ -49,11 +49,16 @@ export function createCurlProber(options: CurlProberOptions = {}): Prober {
 export const probeCurl: Prober = createCurlProber();
 
 /**
- * curl's argv for one probe. The URL comes last, after `--`, so no URL can be read as an option.
- * `--cacert` replaces curl's CA bundle but not its compiled-in CA directory (/etc/ssl/certs on Debian),
- * so the system store stays trusted as well.
+ * curl's argv for one probe of `target` (a bare URL: not pinned to a family). The URL comes last, after
+ * `--`, so no URL can be read as an option. `--cacert` replaces curl's CA bundle but not its compiled-in
+ * CA directory (/etc/ssl/certs on Debian), so the system store stays trusted as well.
  */
-export function curlArgs(url: URL, opts: HttpProbeOptions, userAgent = USER_AGENT): string[] {
+export function curlArgs(
+  target: URL | Pick<HttpSource, 'url' | 'family'>,
+  opts: HttpProbeOptions,
+  userAgent = USER_AGENT,
+): string[] {
+  const { url, family } = target instanceof URL ? { url: target, family: null } : target;
   return [
     '--disable', // first, or it is ignored: never read a ~/.curlrc, this argv is curl's whole configuration
     '--silent',
@@ -68,7 +73,8 @@ export function curlArgs(url: URL, opts: HttpProbeOptions, userAgent = USER_AGEN
     '--output',
     '/dev/null',
     '--write-out',
-    '%{json}',
+    '%{json}', // its `certs` turns on CURLOPT_CERTINFO (curl 7.88): certExpiresAt comes from it
+    ...(family === null ? [] : [`-${family}`]),
     ...(opts.insecure ? ['--insecure'] : []),
     ...(opts.caFile ? ['--cacert', opts.caFile] : []),
     '--proto',

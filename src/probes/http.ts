@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { USER_AGENT } from '../version.js';
-import { type Hop, type HopTls, runHop } from './http-hop.js';
+import { DEADLINE, type Hop, type HopTls, runHop } from './http-hop.js';
 import type { ErrorClass, HttpProbeOptions, MonotonicClock, ProbeResult, Prober } from './types.js';
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -33,6 +33,10 @@ type Phases = { -readonly [K in 'dnsMs' | 'connectMs' | 'tlsMs']: ProbeResult[K]
  *   probe with `timeout`, keeping the phases completed so far.
  * - `caFile` is trusted in addition to Node's CA store (as curl's `--cacert` is on Debian, where curl
  *   keeps its CA directory); `insecure` skips certificate checks.
+ * - `certExpiresAt`: the earliest notAfter of the final hop's certificates, once its handshake succeeded
+ *   (with `insecure` too, so an expired certificate's date is reported); see `chainExpiry` in http-hop.ts.
+ * - A source pinned to a family resolves and connects over that family only; a host without an address
+ *   of it fails as `dns`.
  */
 export const probeHttp: Prober = async (source, options, ctx) => {
   const begun = ctx.clock.now();
@@ -51,6 +55,7 @@ export const probeHttp: Prober = async (source, options, ctx) => {
       const hop = await runHop(
         {
           url: from,
+          family: source.family,
           tls: from.protocol === 'https:' ? tls : null,
           userAgent: USER_AGENT,
           skipBody: (status, location) => follow(status, location) !== null,
@@ -126,6 +131,7 @@ function result(
     ...phases,
     totalMs: (last.endAt ?? clock.now()) - start,
     remoteIp: last.remoteIp,
+    ...(last.certExpiresAt === null ? {} : { certExpiresAt: last.certExpiresAt }),
     ...(last.detail === undefined ? {} : { detail: last.detail }),
   };
   if (last.status === null) {
@@ -146,7 +152,7 @@ function failure(uri: string, totalMs: number, error: ErrorClass, detail: string
 function deadlineSignal(timeoutMs: number, outer: AbortSignal): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const abort = () => controller.abort();
-  const timer = setTimeout(abort, timeoutMs);
+  const timer = setTimeout(() => controller.abort(DEADLINE), timeoutMs);
   if (outer.aborted) abort();
   outer.addEventListener('abort', abort, { once: true });
   return {

@@ -40,6 +40,7 @@ export interface ProbeOnceOptions {
   readonly caFile?: string;
   readonly insecure?: boolean;
   readonly timeoutMs?: number;
+  readonly family?: 4 | 6;
 }
 
 /** Runs probe-once.ts in `ns`: one probe of `url` with `engine`, its result parsed from stdout. */
@@ -53,6 +54,7 @@ export async function probeOnceIn(
     ...(options.caFile ? ['--ca', options.caFile] : []),
     ...(options.insecure ? ['--insecure'] : []),
     ...(options.timeoutMs ? ['--timeout', String(options.timeoutMs)] : []),
+    ...(options.family ? ['--family', String(options.family)] : []),
   ];
   const stdout = await ns.exec(
     process.execPath,
