@@ -8,7 +8,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { runCycle } from '../src/agent/cycle.js';
-import { ENGINES } from '../src/probes/index.js';
+import { ENGINES, PROBERS } from '../src/probes/index.js';
 import type { Engine } from '../src/probes/types.js';
 import {
   type AccuracyInput,
@@ -72,7 +72,7 @@ async function crowdRound(input: AccuracyInput, engine: Engine, size: number, sp
   const url = `https://127.0.0.1:${ports.https}/ttfb/${crowd.delayMs}`;
   const sources = labSources({ url, engine, caFile: ports.caFile, timeoutMs: TIMEOUT_MS }, size, spread);
   const tick = { probeId: 0, scheduledAt: Date.now(), lateMs: 0 };
-  return runCycle('bench', tick, sources, ENGINES, context());
+  return runCycle('bench', tick, sources, PROBERS, context());
 }
 
 async function crowded(input: AccuracyInput): Promise<CrowdSample[]> {

@@ -6,7 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import { runCycle } from '../src/agent/cycle.js';
 import { silentLogger } from '../src/log.js';
-import { ENGINES } from '../src/probes/index.js';
+import { PROBERS } from '../src/probes/index.js';
 import { createSystemClock } from '../src/scheduler/clock.js';
 import { startScheduler, type Tick } from '../src/scheduler/scheduler.js';
 import { cpuTimes } from './proc.js';
@@ -72,7 +72,7 @@ await workerMain<AgentRunInput, AgentRunOutput>(async (input) => {
       lateMs.push(tick.lateMs);
     }
     previous = tick.probeId;
-    const cycle = runCycle('bench', tick, sources, ENGINES, ctx).then((record) => {
+    const cycle = runCycle('bench', tick, sources, PROBERS, ctx).then((record) => {
       if (!measured) return;
       cycleMs.push(clock.wallNow() - tick.scheduledAt);
       for (const r of record.results) if (r.error !== null) failures[r.error] = (failures[r.error] ?? 0) + 1;

@@ -16,7 +16,10 @@ export interface SourceSpec {
   readonly timeoutMs: number;
 }
 
-export function labSources(spec: SourceSpec, n: number, spread = false): SourceConfig[] {
+/** A configured HTTP(S) source: what the lab's URLs always are. */
+export type HttpSourceConfig = Extract<SourceConfig, { kind: 'http' }>;
+
+export function labSources(spec: SourceSpec, n: number, spread = false): HttpSourceConfig[] {
   const sources = Array.from({ length: n }, (_, i) => {
     const url = new URL(spec.url);
     if (n > 1) url.searchParams.set('i', String(i));
@@ -24,5 +27,7 @@ export function labSources(spec: SourceSpec, n: number, spread = false): SourceC
   });
   // JSON is YAML: the text goes through the same parse → defaults → validate as a wmn.yaml.
   const text = JSON.stringify({ timeout: `${spec.timeoutMs}ms`, engine: spec.engine, spread, sources });
-  return [...parseConfig(text, null, {}, systemHost).sources];
+  return parseConfig(text, null, {}, systemHost).sources.filter(
+    (s): s is HttpSourceConfig => s.kind === 'http',
+  );
 }

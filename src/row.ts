@@ -2,7 +2,9 @@
  * The data contract's row: one per (agent, probe_id, source), keyed exactly by the column names of
  * `favicon_metrics`. `wmn check --json` prints these; the store writes them.
  */
-import type { ProbeResult } from './probes/types.js';
+import type { DiagnosisKind } from './diagnosis/diagnose.js';
+import type { Layer } from './diagnosis/layers.js';
+import type { CycleResult } from './store/types.js';
 
 export interface MetricRow {
   readonly ts: string;
@@ -18,6 +20,11 @@ export interface MetricRow {
   readonly disconnected: boolean;
   readonly error: string | null;
   readonly remote_ip: string | null;
+  readonly layer: Layer | null;
+  readonly diagnosis: DiagnosisKind;
+  /** ISO time. */
+  readonly cert_expiry: string | null;
+  readonly rtt_ms: readonly (number | null)[] | null;
 }
 
 /** Milliseconds rounded to the microsecond: neither engine measures finer, so more digits are noise. */
@@ -25,7 +32,13 @@ export function micros<T extends number | null>(ms: T): T {
   return (ms === null ? null : Math.round(ms * 1000) / 1000) as T;
 }
 
-export function toRow(agent: string, probeId: number, ts: Date, r: ProbeResult): MetricRow {
+export function toRow(
+  agent: string,
+  probeId: number,
+  ts: Date,
+  r: CycleResult,
+  diagnosis: DiagnosisKind,
+): MetricRow {
   return {
     ts: ts.toISOString(),
     agent,
@@ -40,5 +53,9 @@ export function toRow(agent: string, probeId: number, ts: Date, r: ProbeResult):
     disconnected: r.disconnected,
     error: r.error,
     remote_ip: r.remoteIp,
+    layer: r.layer ?? null,
+    diagnosis,
+    cert_expiry: r.certExpiresAt === undefined ? null : new Date(r.certExpiresAt * 1000).toISOString(),
+    rtt_ms: r.samplesMs?.map((s) => micros(s)) ?? null,
   };
 }

@@ -6,11 +6,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startAgent } from '../src/agent/agent.js';
-import { type ProberRegistry, runCycle } from '../src/agent/cycle.js';
+import { runCycle } from '../src/agent/cycle.js';
 import { cycleSummary } from '../src/agent/summary.js';
 import { CycleWriter } from '../src/agent/writer.js';
 import type { Config, SourceConfig } from '../src/config/types.js';
 import { silentLogger } from '../src/log.js';
+import { PROBERS, type ProberRegistry } from '../src/probes/index.js';
 import type { ProbeResult, Prober } from '../src/probes/types.js';
 import type { CycleRecord } from '../src/store/types.js';
 import { FakeClock } from './helpers/fake-clock.js';
@@ -18,7 +19,13 @@ import { FakeClock } from './helpers/fake-clock.js';
 const OPTIONS = { timeoutMs: 1500, followRedirects: true, maxRedirects: 10, insecure: false };
 
 function source(uri: string, engine: 'curl' | 'http' = 'http'): SourceConfig {
-  return { source: { kind: 'http', uri, url: new URL(uri) }, engine, options: OPTIONS };
+  return {
+    kind: 'http',
+    layer: 'service',
+    source: { kind: 'http', uri, url: new URL(uri), family: null },
+    engine,
+    options: OPTIONS,
+  };
 }
 
 function ok(uri: string, totalMs = 20): ProbeResult {
@@ -37,7 +44,12 @@ function ok(uri: string, totalMs = 20): ProbeResult {
 }
 
 const instant: Prober = async (s) => ok(s.uri);
-const probers: ProberRegistry = { http: instant, curl: instant };
+/** Every HTTP engine replaced by `prober` (the tests' sources are all HTTP). */
+function httpOnly(prober: Prober): ProberRegistry {
+  return { ...PROBERS, http: { http: prober, curl: prober } };
+}
+
+const probers = httpOnly(instant);
 
 function config(sources: SourceConfig[]): Config {
   return {
@@ -74,8 +86,11 @@ describe('runCycle', () => {
   it('turns a prober that throws into an internal failure row instead of losing it', async () => {
     const broken: ProberRegistry = {
       ...probers,
-      curl: async () => {
-        throw new Error('boom');
+      http: {
+        http: instant,
+        curl: async () => {
+          throw new Error('boom');
+        },
       },
     };
     const record = await runCycle(
@@ -101,7 +116,7 @@ describe('runCycle with spread sources', () => {
       started.set(s.uri, performance.now() - began);
       return ok(s.uri);
     };
-    return { started, probers: { http: prober, curl: prober } };
+    return { started, probers: httpOnly(prober) };
   }
 
   it('starts each source its offset after the tick, keeping source order and the tick as ts', async () => {
@@ -202,7 +217,7 @@ describe('agent', () => {
         },
         silentLogger,
       ),
-      probers: { http: slow, curl: slow },
+      probers: httpOnly(slow),
       clock,
       log: silentLogger,
     });

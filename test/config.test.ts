@@ -47,22 +47,28 @@ async function configError(run: () => unknown): Promise<ConfigError> {
 function plain(config: Config) {
   return {
     ...config,
-    sources: config.sources.map(({ source, engine, options }) => {
-      assert.equal(source.url.href, source.uri);
-      return { uri: source.uri, kind: source.kind, engine, options };
+    sources: config.sources.map((s) => {
+      if (s.kind !== 'http') return { uri: s.source.uri, kind: s.kind, layer: s.layer, options: s.options };
+      assert.equal(s.source.url.href, s.source.uri.replace(/#ipv[46]$/, ''));
+      return { uri: s.source.uri, kind: s.kind, layer: s.layer, engine: s.engine, options: s.options };
     }),
   };
 }
 
 const ORIGINAL_OPTIONS = { timeoutMs: 1500, followRedirects: true, maxRedirects: 10, insecure: false };
+const ORIGINAL = { kind: 'http', layer: 'service', engine: 'curl', options: ORIGINAL_OPTIONS } as const;
+const ECHO = { timeoutMs: 1500, count: 1 };
 const DEFAULTS = {
   agent: 'test-host',
   intervalMs: 1000,
   timeoutMs: 1500,
   engine: 'curl',
   sources: [
-    { uri: 'https://google.com/favicon.ico', kind: 'http', engine: 'curl', options: ORIGINAL_OPTIONS },
-    { uri: 'https://cloudflare.com/favicon.ico', kind: 'http', engine: 'curl', options: ORIGINAL_OPTIONS },
+    { uri: 'https://google.com/favicon.ico', ...ORIGINAL },
+    { uri: 'https://cloudflare.com/favicon.ico', ...ORIGINAL },
+    { uri: 'icmp://gateway', kind: 'icmp', layer: 'lan', options: ECHO },
+    { uri: 'icmp://1.1.1.1', kind: 'icmp', layer: 'internet', options: ECHO },
+    { uri: 'icmp://9.9.9.9', kind: 'icmp', layer: 'internet', options: ECHO },
   ],
   spread: false,
   database: { url: null, embeddedPort: null },
@@ -114,7 +120,8 @@ const INVALID: Record<string, ConfigIssue[]> = {
   'source-file': [
     {
       path: 'sources[0]',
-      message: 'file: URLs are not allowed: wmn probes network endpoints; use http:// or https://',
+      message:
+        'file: URLs are not allowed: wmn probes network endpoints; use http://, https://, icmp://, tcp:// or dns://',
     },
   ],
   'source-option': [
@@ -132,12 +139,22 @@ const INVALID: Record<string, ConfigIssue[]> = {
     },
   ],
   'source-scheme': [
-    { path: 'sources[0]', message: 'scheme "ftp:" is not supported; use http:// or https://' },
-  ],
-  'source-icmp': [
     {
       path: 'sources[0]',
-      message: 'icmp:// sources are not supported yet by this version of wmn; use http:// or https://',
+      message: 'scheme "ftp:" is not supported; use http://, https://, icmp://, tcp:// or dns://',
+    },
+  ],
+  'source-misplaced-option': [
+    { path: 'sources[0].follow_redirects', message: 'applies to http(s):// sources only' },
+    { path: 'sources[1].count', message: 'applies to icmp:// sources only' },
+    { path: 'sources[2].ip', message: 'is an IPv4 address, so it cannot be probed over IPv6' },
+    {
+      path: 'sources[4]',
+      message: 'duplicates sources[3] (icmp://gateway#ipv6); rows are keyed by source, so list each once',
+    },
+    {
+      path: 'sources[5].count',
+      message: '100 echo requests need a timeout of at least 2000ms (10 ms apart, as long again to answer)',
     },
   ],
   'source-control': [
@@ -195,6 +212,10 @@ const INVALID: Record<string, ConfigIssue[]> = {
   'alerts-rule-value': [
     { path: 'alerts.link_down', message: 'expected "off" or a mapping with cycles and of, got false' },
   ],
+  'alerts-ipv6-value': [
+    { path: 'alerts.ipv6', message: 'expected "off" or a mapping with cycles and of, got false' },
+  ],
+  'alerts-cert-expiry-days': [{ path: 'alerts.cert_expiry.days', message: 'must be at least 1' }],
   'alerts-cycles-over-of': [
     {
       path: 'alerts.link_down.cycles',
@@ -483,12 +504,14 @@ describe('config: every key', () => {
         {
           uri: 'https://example.com/',
           kind: 'http',
+          layer: 'service',
           engine: 'http',
           options: { timeoutMs: 2000, followRedirects: true, maxRedirects: 10, insecure: false },
         },
         {
           uri: 'http://192.0.2.10:8080/health',
           kind: 'http',
+          layer: 'internet',
           engine: 'curl',
           options: {
             timeoutMs: 500,
@@ -498,6 +521,21 @@ describe('config: every key', () => {
             caFile: fixture('lab-ca.pem'),
           },
         },
+        { uri: 'icmp://gateway', kind: 'icmp', layer: 'lan', options: { timeoutMs: 2000, count: 5 } },
+        {
+          uri: 'icmp://[2001:db8::1]',
+          kind: 'icmp',
+          layer: 'internet',
+          options: { timeoutMs: 1000, count: 1 },
+        },
+        {
+          uri: 'dns://192.0.2.53/example.com?type=AAAA&nocache',
+          kind: 'dns',
+          layer: 'isp',
+          options: { timeoutMs: 2000 },
+        },
+        { uri: 'tcp://example.net:443#ipv4', kind: 'tcp', layer: 'service', options: { timeoutMs: 2000 } },
+        { uri: 'tcp://example.net:443#ipv6', kind: 'tcp', layer: 'service', options: { timeoutMs: 2000 } },
       ],
       spread: false,
       // The password file's content, percent-encoded so pg decodes it back exactly.
@@ -543,6 +581,8 @@ describe('config: alerts', () => {
     sourceDown: { cycles: 5, of: 5 },
     latency: null,
     loss: null,
+    ipv6: { cycles: 5, of: 5 },
+    certExpiry: { days: 14 },
     repeatMs: 3_600_000,
     maxPerHour: 20,
     maintenance: [],
@@ -563,6 +603,18 @@ describe('config: alerts', () => {
     assert.equal(alerts?.repeatMs, null);
   });
 
+  it('takes ipv6 and cert_expiry, on by default, "off" to turn them off', async () => {
+    const config = await loadConfig({ file: fixture('valid-alerts-rules.yaml'), env: {}, host });
+    assert.deepEqual(config.alerts?.ipv6, { cycles: 3, of: 4 });
+    assert.deepEqual(config.alerts?.certExpiry, { days: 30 });
+    const off = parseConfig('alerts:\n  ipv6: off\n  cert_expiry: off\n', null, {}, host).alerts;
+    assert.equal(off?.ipv6, null);
+    assert.equal(off?.certExpiry, null);
+    const partly = parseConfig('alerts:\n  ipv6: { cycles: 2 }\n  cert_expiry: {}\n', null, {}, host).alerts;
+    assert.deepEqual(partly?.ipv6, { cycles: 2, of: 5 });
+    assert.deepEqual(partly?.certExpiry, { days: 14 });
+  });
+
   it('maps every key, reading secrets from their files (relative to the config file)', async () => {
     const files = {
       [fixture('hook-secret')]: 'hmac-key\n',
@@ -577,6 +629,8 @@ describe('config: alerts', () => {
       sourceDown: null,
       latency: { phase: 'ttfb', thresholdMs: 250, windowMs: 600_000 },
       loss: { abovePct: 2.5, windowMs: 900_000 },
+      ipv6: { cycles: 5, of: 5 },
+      certExpiry: { days: 14 },
       repeatMs: 1_800_000,
       maxPerHour: 12,
       maintenance: [
@@ -794,14 +848,10 @@ describe('config: source URIs', () => {
     };
     assert.equal(
       message('example.com:8080/x'),
-      'has no scheme; write it with http:// or https:// in front, e.g. https://example.com/',
+      'has no scheme; write it with http://, https://, icmp://, tcp:// or dns:// in front, e.g. https://example.com/',
     );
     assert.equal(message('https://h:abc/'), 'port "abc" is not a number');
     assert.equal(message('http://h:0/'), 'port 0 is out of range (1-65535)');
-    assert.equal(
-      message('dns://1.1.1.1/example.com?type=A'),
-      'dns:// sources are not supported yet by this version of wmn; use http:// or https://',
-    );
     assert.equal(
       message('https://example.com/\u200e'),
       'contains a control character or whitespace (U+200E) at character 21; remove it',

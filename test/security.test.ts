@@ -322,6 +322,26 @@ describe('secrets: the database password', () => {
     assertNoSecret(bad.output, 'config check of a malformed URL');
   });
 
+  it('`wmn config check` shows the alert rules and where notices go, never a webhook path or token', async (t) => {
+    if (!need(t, WMN_BUILT, NOT_BUILT)) return;
+    const secretPath = '/services/T000/B000/hook-secret-path';
+    const extra = [
+      'alerts:',
+      '  cert_expiry: { days: 21 }',
+      '  notifiers:',
+      `    - { type: slack, url: "https://hooks.slack.example${secretPath}" }`,
+    ].join('\n');
+    const config = await writeConfig(dir, source.url, extra);
+    const result = await wmnOnce(['config', 'check', config], {});
+    assert.equal(result.code, 0, result.output);
+    assert.match(
+      result.output,
+      /alerts: link_down 3 of 5, source_down 5 of 5, latency off, loss off, ipv6 5 of 5, cert_expiry < 21 days/,
+    );
+    assert.match(result.output, /notifier: slack-1 \(slack → https:\/\/hooks\.slack\.example\/…\)/);
+    assert.ok(!result.output.includes(secretPath), result.output);
+  });
+
   it('a password written into DATABASE_URL without percent-encoding is not shown either', async (t) => {
     if (!need(t, WMN_BUILT, NOT_BUILT)) return;
     const config = await writeConfig(dir, source.url);

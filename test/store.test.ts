@@ -185,6 +185,11 @@ const CONTRACT_COLUMNS = [
   'agent text NO',
   'error text YES',
   'remote_ip inet YES',
+  // Migration 003: fault localisation.
+  'layer text YES',
+  'diagnosis text YES',
+  'cert_expiry timestamp with time zone YES',
+  'rtt_ms ARRAY YES',
 ];
 
 const CONTRACT_INDEXES = [
@@ -256,6 +261,7 @@ for (const backend of [embeddedBackend, serverBackend]) {
         assert.deepEqual(await db.query('SELECT version, name FROM wmn_schema_migrations ORDER BY 1'), [
           { version: 1, name: 'initial' },
           { version: 2, name: 'sla' },
+          { version: 3, name: 'localisation' },
         ]);
       }));
 

@@ -4,10 +4,11 @@
 import { setMaxListeners } from 'node:events';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
+import type { ProberRegistry } from '../probes/index.js';
 import type { Clock } from '../scheduler/clock.js';
 import { type Scheduler, startScheduler, type Tick } from '../scheduler/scheduler.js';
 import type { CycleRecord } from '../store/types.js';
-import { type ProberRegistry, runCycle } from './cycle.js';
+import { runCycle } from './cycle.js';
 import { cycleSummary } from './summary.js';
 import type { CycleWriter } from './writer.js';
 
@@ -114,8 +115,13 @@ function describeConfig(config: Config) {
     agent: config.agent,
     interval_ms: config.intervalMs,
     timeout_ms: config.timeoutMs,
-    sources: config.sources.map((s) => `${s.source.uri}[${s.engine}]`).join(' '),
+    sources: config.sources.map(sourceLabel).join(' '),
   };
+}
+
+/** `uri[engine]` for HTTP sources (the engine matters when reading timings), `uri` otherwise. */
+export function sourceLabel(s: Config['sources'][number]): string {
+  return s.kind === 'http' ? `${s.source.uri}[${s.engine}]` : s.source.uri;
 }
 
 function round(ms: number): number {

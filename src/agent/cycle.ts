@@ -8,11 +8,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SourceConfig } from '../config/types.js';
-import type { Engine, ProbeContext, ProbeResult, Prober } from '../probes/types.js';
+import { type ProberRegistry, probeSource } from '../probes/index.js';
+import type { ProbeContext } from '../probes/types.js';
 import type { Tick } from '../scheduler/scheduler.js';
-import type { CycleRecord } from '../store/types.js';
-
-export type ProberRegistry = Readonly<Record<Engine, Prober>>;
+import type { CycleRecord, CycleResult } from '../store/types.js';
 
 export async function runCycle(
   agent: string,
@@ -40,12 +39,13 @@ async function probeSafely(
   s: SourceConfig,
   probers: ProberRegistry,
   ctx: ProbeContext,
-): Promise<ProbeResult> {
+): Promise<CycleResult> {
   const started = ctx.clock.now();
   try {
-    return await probers[s.engine](s.source, s.options, ctx);
+    return { ...(await probeSource(s, probers, ctx)), layer: s.layer };
   } catch (err) {
     return {
+      layer: s.layer,
       source: s.source.uri,
       disconnected: true,
       status: null,

@@ -1,4 +1,7 @@
 /** The one info line per cycle: state, sources up/down with failure classes, the slowest phase. */
+
+import { describeDiagnosis } from '../diagnosis/describe.js';
+import { diagnose, isDown } from '../diagnosis/diagnose.js';
 import type { LogFields } from '../log.js';
 import type { ProbeResult } from '../probes/types.js';
 import type { CycleRecord } from '../store/types.js';
@@ -19,11 +22,13 @@ export function waitMs(r: ProbeResult): number | null {
 
 export function cycleSummary(cycle: CycleRecord): LogFields {
   const up = cycle.results.filter((r) => !r.disconnected);
+  const diagnosis = diagnose(cycle.results);
   const failed = cycle.results.filter((r) => r.error !== null);
   const slowest = up.reduce<ProbeResult | null>((a, r) => (a && a.totalMs >= r.totalMs ? a : r), null);
   return {
     probe_id: cycle.probeId,
-    state: up.length > 0 ? 'UP' : 'DOWN',
+    state: isDown(cycle.results) ? 'DOWN' : 'UP',
+    diagnosis: diagnosis.kind === 'ok' ? undefined : describeDiagnosis(diagnosis),
     up: up.length,
     down: cycle.results.length - up.length,
     failed: failed.length > 0 ? failed.map((r) => `${r.source} ${r.error}`).join(', ') : undefined,

@@ -1,4 +1,8 @@
 /** Outages (`wmn_outages`) and their statistics per agent (`wmn_outage_summary`). */
+
+import type { DiagnosisKind } from '../diagnosis/diagnose.js';
+import type { Layer } from '../diagnosis/layers.js';
+import { spanText } from '../diagnosis/span.js';
 import { type AnalysisRange, count, type Queryable, rangeParams, read, real } from './db.js';
 
 /** The duration classes outages are counted in, as `wmn_duration_bucket` names them. */
@@ -25,6 +29,20 @@ export interface Outage {
   /** No UP cycle has followed it yet. */
   readonly ongoing: boolean;
   readonly bucket: DurationBucket;
+  /**
+   * Where it broke: the most frequent diagnosis of its cycles, said with the evidence of its raw rows
+   * ("ISP (gateway answered, 1.1.1.1 did not)"), or the bare word once retention deleted them. Null for
+   * cycles recorded before diagnoses were.
+   */
+  readonly diagnosis: { readonly kind: DiagnosisKind; readonly text: string } | null;
+}
+
+/** One source over an outage, as wmn_outage_evidence sums it up. */
+interface Evidence {
+  readonly source: string;
+  readonly layer: Layer | null;
+  readonly answered: boolean;
+  readonly error: string | null;
 }
 
 /** Outage statistics of one agent, over the outages overlapping the range. */
@@ -54,10 +72,15 @@ export async function outages(db: Queryable, range: AnalysisRange): Promise<Outa
     errors: string[];
     ongoing: boolean;
     bucket: DurationBucket;
+    diagnosis: DiagnosisKind | null;
+    evidence: Evidence[];
   }>(
     db,
     'wmn_outages',
-    `SELECT o.agent, o.started_at, o.ended_at, o.duration_s, o.cycles, o.unknown_s, o.errors, o.ongoing, o.bucket
+    `SELECT o.agent, o.started_at, o.ended_at, o.duration_s, o.cycles, o.unknown_s, o.errors, o.ongoing, o.bucket,
+            wmn_outage_diagnosis(o.agent, o.started_at, o.ended_at) AS diagnosis,
+            (SELECT coalesce(json_agg(e), '[]') FROM wmn_outage_evidence(o.agent, o.started_at, o.ended_at) AS e)
+              AS evidence
        FROM wmn_outages($1, $2, $3::text[]) AS o ORDER BY o.agent, o.started_at`,
     rangeParams(range),
   );
@@ -71,7 +94,19 @@ export async function outages(db: Queryable, range: AnalysisRange): Promise<Outa
     errors: r.errors,
     ongoing: r.ongoing,
     bucket: r.bucket,
+    diagnosis: outageDiagnosis(r.diagnosis, r.evidence),
   }));
+}
+
+function outageDiagnosis(kind: DiagnosisKind | null, evidence: readonly Evidence[]): Outage['diagnosis'] {
+  if (kind === null) return null;
+  const sources = evidence.map((e) => ({
+    source: e.source,
+    disconnected: !e.answered,
+    error: e.error,
+    ...(e.layer === null ? {} : { layer: e.layer }),
+  }));
+  return { kind, text: spanText(kind, sources) };
 }
 
 /** Per agent with cycles in the range (also those without outages), sorted by agent. */

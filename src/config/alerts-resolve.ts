@@ -35,6 +35,8 @@ export function resolveAlerts(
         }
       : null,
     loss: alerts.loss ? { abovePct: alerts.loss.above, windowMs: alerts.loss.window } : null,
+    ipv6: alerts.ipv6,
+    certExpiry: alerts.cert_expiry,
     repeatMs: alerts.repeat,
     maxPerHour: alerts.max_per_hour,
     maintenance: alerts.maintenance,

@@ -22,14 +22,19 @@ const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 const WEEKDAY_NAMES = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
 const NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** `off`, as a string: a rule that is on by default is turned off by it. */
-const offSchema = z
-  .string()
-  .refine((text) => text === 'off', {
-    error: (iss) => `${quote(String(iss.input))} is not "off"; write "off", or a mapping with cycles and of`,
-  })
-  .transform((): null => null)
-  .meta({ enum: ['off'] });
+/** `off`, as a string: a rule that is on by default is turned off by it. `keys` name its mapping's. */
+const offSchema = (keys: string) =>
+  z
+    .string()
+    .refine((text) => text === 'off', {
+      error: (iss) => `${quote(String(iss.input))} is not "off"; write "off", or a mapping with ${keys}`,
+    })
+    .transform((): null => null)
+    .meta({ enum: ['off'] });
+
+/** The error of a rule on by default that is neither `off` nor a mapping with `keys`. */
+const notOffNorMapping = (keys: string) => (iss: { input: unknown }) =>
+  `expected "off" or a mapping with ${keys}, got ${describe(iss.input)}`;
 
 /** A rule counting failures: `cycles` of the last `of` (or `off`). */
 function countingRule(defaults: { cycles: number; of: number }, what: string, description: string) {
@@ -54,12 +59,28 @@ function countingRule(defaults: { cycles: number; of: number }, what: string, de
       ctx.addIssue({ code: 'custom', path: ['cycles'], message, input: rule.cycles });
     });
   return z
-    .union([offSchema, counts], {
-      error: (iss) => `expected "off" or a mapping with cycles and of, got ${describe(iss.input)}`,
-    })
+    .union([offSchema('cycles and of'), counts], { error: notOffNorMapping('cycles and of') })
     .prefault(defaults)
     .meta({ description });
 }
+
+const certExpirySchema = z
+  .union(
+    [
+      offSchema('days'),
+      z.strictObject({
+        days: z.int().min(1).max(365).prefault(14).meta({
+          description: "Fire when a source's certificate expires in fewer than this many days: 1 to 365.",
+        }),
+      }),
+    ],
+    { error: notOffNorMapping('days') },
+  )
+  .prefault({ days: 14 })
+  .meta({
+    description:
+      'An https source presents a certificate that expires in less than `days` days. Default 14; "off" turns it off.',
+  });
 
 /** `5%`, `0.5%`: a percentage below 100, written with its sign (a bare 5 could mean 5 % or 500 %). */
 function parsePercent(text: string): Checked<number> {
@@ -480,6 +501,12 @@ const alertsSectionSchema = z
     ),
     latency: latencySchema.optional(),
     loss: lossSchema.optional(),
+    ipv6: countingRule(
+      { cycles: 5, of: 5 },
+      'cycles',
+      'IPv6 broken while IPv4 works (every source pinned to IPv6 failed, one pinned to IPv4 answered) in `cycles` of the last `of` cycles. Never fires without a source pinned to IPv6 (#ipv6). Default 5 of 5; "off" turns it off.',
+    ),
+    cert_expiry: certExpirySchema,
     repeat: durationOrOff(
       { min: 60_000, max: 7 * DAY_MS },
       'Remind of a condition still firing every so often: 1m to 7d, or "off". Default 1h.',

@@ -8,11 +8,12 @@ import { resolveAlerts } from './alerts-resolve.js';
 import type { Checked } from './checked.js';
 import { withPassword } from './database.js';
 import type { Environment, EnvOverrides } from './env.js';
-import { besideFile, checkCaFile, readSecret, report } from './files.js';
+import { besideFile, readSecret, report } from './files.js';
 import type { ConfigHost } from './host.js';
 import type { Validated } from './issues.js';
-import { type ConfigFile, checkAgentName, SOURCE_DEFAULTS, type SourceEntry } from './schema.js';
-import type { Config, ConfigIssue, DatabaseConfig, SourceConfig, WebConfig } from './types.js';
+import { resolveSources } from './resolve-sources.js';
+import { type ConfigFile, checkAgentName } from './schema.js';
+import type { Config, ConfigIssue, DatabaseConfig, WebConfig } from './types.js';
 
 export interface ResolveContext {
   /** The configuration file, or null when there is none. */
@@ -34,7 +35,7 @@ export function resolve(
     intervalMs: settings.interval,
     timeoutMs: settings.timeout,
     engine: settings.engine,
-    sources: settings.sources.map((entry, index) => resolveSource(entry, index, settings, ctx, issues)),
+    sources: resolveSources(settings, ctx, issues),
     spread: settings.spread,
     database: resolveDatabase(settings.database, overrides, ctx, issues),
     dataDir: resolveDataDir(settings, overrides, ctx),
@@ -62,31 +63,6 @@ function resolveAgent(
     issues.push({ path: 'agent', message: `the host name ${checked.message}; set agent or WMN_AGENT` });
   }
   return name;
-}
-
-function resolveSource(
-  entry: SourceEntry,
-  index: number,
-  settings: ConfigFile,
-  ctx: ResolveContext,
-  issues: ConfigIssue[],
-): SourceConfig {
-  const caFile = entry.ca_file === undefined ? undefined : besideFile(ctx.file, entry.ca_file);
-  if (caFile !== undefined) report(issues, `sources[${index}].ca_file`, checkCaFile(caFile, ctx.host));
-  // Source i of n starts i/n of the interval after the tick; offsets are recomputed on every reload.
-  const offsetMs = settings.spread ? Math.floor((index * settings.interval) / settings.sources.length) : 0;
-  return {
-    source: entry.source,
-    engine: entry.engine ?? settings.engine,
-    ...(offsetMs > 0 ? { offsetMs } : {}),
-    options: {
-      timeoutMs: entry.timeout ?? settings.timeout,
-      followRedirects: entry.follow_redirects ?? SOURCE_DEFAULTS.follow_redirects,
-      maxRedirects: entry.max_redirects ?? SOURCE_DEFAULTS.max_redirects,
-      insecure: entry.insecure ?? SOURCE_DEFAULTS.insecure,
-      ...(caFile === undefined ? {} : { caFile }),
-    },
-  };
 }
 
 function resolveDatabase(

@@ -7,6 +7,7 @@
  * engine and timeout) are applied when the configuration is resolved.
  */
 import { z } from 'zod';
+import { LAYERS } from '../diagnosis/layers.js';
 import type { LogLevel } from '../log.js';
 import type { Engine } from '../probes/types.js';
 import { alertsSchema } from './alerts-schema.js';
@@ -23,10 +24,25 @@ const ENGINES = ['curl', 'http'] as const satisfies readonly Engine[];
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const satisfies readonly LogLevel[];
 const AGENT_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** The original wmn's targets, probed when the configuration lists none. */
-export const DEFAULT_SOURCES = ['https://google.com/favicon.ico', 'https://cloudflare.com/favicon.ico'];
+/**
+ * Probed when the configuration lists none: the original wmn's targets (named services), the default
+ * gateway (the LAN) and two anchors by address (the internet without DNS), so a failure is localised
+ * out of the box.
+ */
+export const DEFAULT_SOURCES = [
+  'https://google.com/favicon.ico',
+  'https://cloudflare.com/favicon.ico',
+  'icmp://gateway',
+  'icmp://1.1.1.1',
+  'icmp://9.9.9.9',
+];
 /** Per-source options when a source does not set them (engine and timeout come from the top level). */
-export const SOURCE_DEFAULTS = { follow_redirects: true, max_redirects: 10, insecure: false } as const;
+export const SOURCE_DEFAULTS = {
+  follow_redirects: true,
+  max_redirects: 10,
+  insecure: false,
+  count: 1,
+} as const;
 
 /** What is wrong with an agent name (also used for the host-name default). */
 export function badAgentName(name: string): string {
@@ -84,10 +100,10 @@ export const databaseUrlSchema = z.string().transform(checkedBy(checkDatabaseUrl
   description: 'PostgreSQL server URL. Omit to use the embedded server. Overridden by DATABASE_URL.',
 });
 
-const sourceUriSchema = z
-  .string()
-  .transform(checkedBy(parseSource))
-  .meta({ description: 'A source URI: http:// or https:// (icmp://, dns://, tcp:// are planned).' });
+const sourceUriSchema = z.string().transform(checkedBy(parseSource)).meta({
+  description:
+    'A source URI: https://host/path or http://… (HTTP), icmp://host (echo; icmp://gateway is the default gateway), tcp://host:port (connect), dns://resolver[:port]/name?type=A[&nocache] (one query). End it in #ipv4 or #ipv6 to pin the address family.',
+});
 
 const sourceObjectSchema = z
   .strictObject({
@@ -116,6 +132,29 @@ const sourceObjectSchema = z
       .meta({ default: SOURCE_DEFAULTS.insecure, description: 'Accept any TLS certificate.' })
       .optional(),
     ca_file: pathSchema.meta({ description: 'Extra CA bundle (PEM) to trust.' }).optional(),
+    ip: z
+      .union([z.literal(4), z.literal(6), z.literal('both')])
+      .meta({
+        description:
+          'Address family: 4, 6, or both (each probed in the same cycle, stored as url#ipv4 and url#ipv6). Default: whichever the resolver answers first.',
+      })
+      .optional(),
+    layer: z
+      .enum(LAYERS)
+      .meta({
+        description:
+          "Where the source sits, for fault localisation: lan (icmp://gateway), isp (your provider's resolver or first hop), dns (dns:// sources), internet (by IP address), service (named sites). Default from the URI.",
+      })
+      .optional(),
+    count: z
+      .int()
+      .min(1)
+      .max(100)
+      .meta({
+        default: SOURCE_DEFAULTS.count,
+        description: 'icmp:// only: echo requests per cycle (loss and jitter within a cycle).',
+      })
+      .optional(),
   })
   .transform(({ url, ...options }) => ({ source: url, ...options }));
 
@@ -127,24 +166,9 @@ const sourceEntrySchema = z.union(
   { error: (iss) => `expected a source URI or a mapping with a "url" key, got ${describe(iss.input)}` },
 );
 
-/** Rows are keyed by (agent, probe_id, source), so a source may be listed once whatever its options. */
-function rejectDuplicates(entries: readonly SourceEntry[], ctx: z.core.$RefinementCtx<SourceEntry[]>): void {
-  const firstIndex = new Map<string, number>();
-  entries.forEach(({ source }, index) => {
-    const earlier = firstIndex.get(source.uri);
-    if (earlier === undefined) {
-      firstIndex.set(source.uri, index);
-      return;
-    }
-    const message = `duplicates sources[${earlier}] (${source.uri}); rows are keyed by source, so list each once`;
-    ctx.addIssue({ code: 'custom', path: [index], message });
-  });
-}
-
 const sourcesSchema = z
   .array(sourceEntrySchema)
   .min(1, { error: 'must list at least one source (remove the key to probe the default sources)' })
-  .superRefine(rejectDuplicates)
   .prefault(DEFAULT_SOURCES)
   .meta({ description: 'What to probe: source URIs, or mappings with a url and per-source options.' });
 

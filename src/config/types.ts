@@ -1,14 +1,39 @@
 /** The resolved configuration: what the rest of wmn sees after parse → defaults → validate. */
-import type { LogLevel } from '../log.js';
-import type { Engine, HttpProbeOptions, Source } from '../probes/types.js';
 
-export interface SourceConfig {
-  readonly source: Source;
-  readonly engine: Engine;
-  readonly options: HttpProbeOptions;
+import type { Layer } from '../diagnosis/layers.js';
+import type { LogLevel } from '../log.js';
+import type {
+  DnsProbeOptions,
+  DnsSource,
+  Engine,
+  HttpProbeOptions,
+  HttpSource,
+  IcmpProbeOptions,
+  IcmpSource,
+  TcpProbeOptions,
+  TcpSource,
+} from '../probes/types.js';
+
+interface SourceCommon {
+  /** Where the source sits on the path out (fault localisation; only some layers decide DOWN). */
+  readonly layer: Layer;
   /** When to start within each cycle, ms after the tick (set by `spread`); absent or 0: at the tick. */
   readonly offsetMs?: number;
 }
+
+/** One source to probe with its options; `kind` (the source's) picks the prober. */
+export type SourceConfig = SourceCommon &
+  (
+    | {
+        readonly kind: 'http';
+        readonly source: HttpSource;
+        readonly engine: Engine;
+        readonly options: HttpProbeOptions;
+      }
+    | { readonly kind: 'icmp'; readonly source: IcmpSource; readonly options: IcmpProbeOptions }
+    | { readonly kind: 'tcp'; readonly source: TcpSource; readonly options: TcpProbeOptions }
+    | { readonly kind: 'dns'; readonly source: DnsSource; readonly options: DnsProbeOptions }
+  );
 
 export interface DatabaseConfig {
   /** A PostgreSQL server URL (from DATABASE_URL or `database.url`), or null for the embedded server. */
@@ -96,6 +121,10 @@ export interface AlertsConfig {
   } | null;
   /** Loss over `windowMs` above `abovePct`, per agent; null: off (the default). */
   readonly loss: { readonly abovePct: number; readonly windowMs: number } | null;
+  /** IPv6 broken while IPv4 works in `cycles` of the last `of` cycles (default 5 of 5); null: off. */
+  readonly ipv6: { readonly cycles: number; readonly of: number } | null;
+  /** An https source's certificate expires in less than `days` days (default 14); null: off. */
+  readonly certExpiry: { readonly days: number } | null;
   /** Reminder of a condition still firing after this long; null: none. */
   readonly repeatMs: number | null;
   /** Notifications per hour at most (per notifier); past it they are held, then sent as one digest. */

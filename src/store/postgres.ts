@@ -4,12 +4,13 @@
  * plans it once per connection and statistics group every write under one statement.
  */
 import pg from 'pg';
+import { diagnose } from '../diagnosis/diagnose.js';
 import type { Logger } from '../log.js';
-import type { ProbeResult } from '../probes/types.js';
 import { MIGRATIONS_DIR, runMigrations } from './migrate.js';
 import {
   type AgentRegistration,
   type CycleRecord,
+  type CycleResult,
   type MigrationReport,
   type Store,
   type StoreDescription,
@@ -43,12 +44,18 @@ const POOL: pg.PoolConfig = {
   application_name: 'wmn',
 };
 
+// rtt_ms travels as one JSON array per row: unnest() of a 2-D array would flatten the per-row arrays.
 const INSERT_CYCLE = `INSERT INTO favicon_metrics
-  (ts, probe_id, agent, source, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, status, disconnected, error, remote_ip)
-SELECT $1::timestamptz, $2::bigint, $3::text, r.*
-  FROM unnest($4::text[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[],
-              $10::int[], $11::bool[], $12::text[], $13::inet[])
-    AS r(source, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, status, disconnected, error, remote_ip)
+  (ts, probe_id, agent, diagnosis, source, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, status, disconnected,
+   error, remote_ip, layer, cert_expiry, rtt_ms)
+SELECT $1::timestamptz, $2::bigint, $3::text, $4::text, r.source, r.dns_ms, r.connect_ms, r.tls_ms, r.ttfb_ms,
+       r.total_ms, r.status, r.disconnected, r.error, r.remote_ip, r.layer, to_timestamp(r.cert_expiry),
+       CASE WHEN r.rtt_ms IS NOT NULL
+            THEN ARRAY(SELECT (x #>> '{}')::float8 FROM jsonb_array_elements(r.rtt_ms) AS x) END
+  FROM unnest($5::text[], $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::float8[],
+              $11::int[], $12::bool[], $13::text[], $14::inet[], $15::text[], $16::float8[], $17::jsonb[])
+    AS r(source, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms, status, disconnected, error, remote_ip,
+         layer, cert_expiry, rtt_ms)
 ON CONFLICT DO NOTHING`;
 
 /** A store over a pooled connection to the server `opts.connection` names. Connects lazily. */
@@ -90,6 +97,7 @@ async function writeCycle(pool: pg.Pool, cycle: CycleRecord, url: string): Promi
       cycle.ts,
       cycle.probeId,
       cycle.agent,
+      diagnose(cycle.results).kind,
       ...columns(cycle.results),
     ]);
     client.off('error', ignore);
@@ -108,7 +116,7 @@ async function writeCycle(pool: pg.Pool, cycle: CycleRecord, url: string): Promi
 }
 
 /** The results as one array per column, in the order of the unnest() in {@link INSERT_CYCLE}. */
-function columns(results: readonly ProbeResult[]): unknown[][] {
+function columns(results: readonly CycleResult[]): unknown[][] {
   return [
     results.map((r) => r.source),
     results.map((r) => r.dnsMs),
@@ -121,6 +129,9 @@ function columns(results: readonly ProbeResult[]): unknown[][] {
     results.map((r) => r.error),
     // `inet` has no room for an IPv6 zone (fe80::1%eth0), which would fail the whole cycle.
     results.map((r) => r.remoteIp?.replace(/%.*$/, '') ?? null),
+    results.map((r) => r.layer ?? null),
+    results.map((r) => r.certExpiresAt ?? null),
+    results.map((r) => (r.samplesMs === undefined ? null : JSON.stringify(r.samplesMs))),
   ];
 }
 

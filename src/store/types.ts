@@ -4,6 +4,7 @@
  * only in how the server is found or started.
  */
 import type pg from 'pg';
+import type { Layer } from '../diagnosis/layers.js';
 import type { ProbeResult } from '../probes/types.js';
 
 /** Anything that runs a parameterised query: a `pg.Pool`, a `pg.Client`, a pooled client. */
@@ -14,6 +15,9 @@ export interface Queryable {
   ): Promise<pg.QueryResult<R>>;
 }
 
+/** A probe's result in its cycle: with its source's layer (absent in cycles spooled by older versions). */
+export type CycleResult = ProbeResult & { readonly layer?: Layer };
+
 /** One finished probe cycle of one agent: becomes one row per result in `favicon_metrics`. */
 export interface CycleRecord {
   readonly agent: string;
@@ -21,7 +25,7 @@ export interface CycleRecord {
   readonly probeId: number;
   /** Scheduled time of the tick (same for every row of the cycle). */
   readonly ts: Date;
-  readonly results: readonly ProbeResult[];
+  readonly results: readonly CycleResult[];
 }
 
 export interface MigrationReport {

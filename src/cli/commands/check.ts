@@ -7,7 +7,9 @@ import { setMaxListeners } from 'node:events';
 import { runCycle } from '../../agent/cycle.js';
 import { checkSettings } from '../../config/load.js';
 import { ConfigError, type ConfigIssue, type SourceConfig } from '../../config/types.js';
-import { ENGINES } from '../../probes/index.js';
+import { describeDiagnosis } from '../../diagnosis/describe.js';
+import { diagnose } from '../../diagnosis/diagnose.js';
+import { PROBERS } from '../../probes/index.js';
 import { toRow } from '../../row.js';
 import { systemClock } from '../../scheduler/clock.js';
 import { type Command, EXIT, type ParsedArgs, stringOpt, UsageError } from '../command.js';
@@ -15,7 +17,7 @@ import { renderResult } from '../render.js';
 
 export const checkCommand: Command = {
   path: ['check'],
-  usage: 'check SOURCE... [--json] [--engine curl|http]',
+  usage: 'check SOURCE... [--json] [--engine curl|http] [--ip 4|6|both]',
   summary: 'Probe each source once and show its phases (or --json rows).',
   help: [
     '  --json             one JSON object per source, keyed by the database column names',
@@ -24,6 +26,8 @@ export const checkCommand: Command = {
     '  --no-follow        do not follow redirects',
     '  --insecure         accept any TLS certificate',
     '  --ca-file FILE     trust only this CA bundle (PEM)',
+    '  --ip 4|6|both      address family (both: one probe over each)',
+    '  --count N          icmp:// echo requests (default 1)',
   ].join('\n'),
   options: {
     json: { type: 'boolean' },
@@ -32,6 +36,8 @@ export const checkCommand: Command = {
     'no-follow': { type: 'boolean' },
     insecure: { type: 'boolean' },
     'ca-file': { type: 'string' },
+    ip: { type: 'string' },
+    count: { type: 'string' },
   },
   async run(args) {
     if (args.positionals.length === 0)
@@ -42,10 +48,16 @@ export const checkCommand: Command = {
     const signal = AbortSignal.timeout(120_000);
     setMaxListeners(0, signal); // one listener per source probed
     const ctx = { signal, clock: { now: systemClock.monoNow } };
-    const cycle = await runCycle('check', tick, sources, ENGINES, ctx);
+    const cycle = await runCycle('check', tick, sources, PROBERS, ctx);
+    const diagnosis = diagnose(cycle.results);
     const out = args.values.json
-      ? cycle.results.map((r) => JSON.stringify(toRow(cycle.agent, cycle.probeId, cycle.ts, r)))
-      : cycle.results.map((r) => renderResult(r, process.stdout.isTTY === true));
+      ? cycle.results.map((r) =>
+          JSON.stringify(toRow(cycle.agent, cycle.probeId, cycle.ts, r, diagnosis.kind)),
+        )
+      : [
+          ...cycle.results.map((r) => renderResult(r, process.stdout.isTTY === true)),
+          ...(cycle.results.length > 1 ? [`Diagnosis: ${describeDiagnosis(diagnosis)}`] : []),
+        ];
     process.stdout.write(`${out.join(args.values.json ? '\n' : '\n\n')}\n`);
     return cycle.results.every((r) => !r.disconnected) ? EXIT.ok : EXIT.failure;
   },
@@ -53,14 +65,20 @@ export const checkCommand: Command = {
 
 /** The arguments as a config document, so they meet the config file's rules and messages. */
 function checkDocument(args: ParsedArgs): Record<string, unknown> {
-  const perSource = {
+  const ip = stringOpt(args, 'ip');
+  const count = stringOpt(args, 'count');
+  const forHttp = {
     ...(args.values['no-follow'] ? { follow_redirects: false } : {}),
     ...(args.values.insecure ? { insecure: true } : {}),
     ...(stringOpt(args, 'ca-file') ? { ca_file: stringOpt(args, 'ca-file') } : {}),
   };
+  const forIcmp = count === undefined ? {} : { count: /^\d+$/.test(count) ? Number(count) : count };
+  const forAll = ip === undefined ? {} : { ip: /^[46]$/.test(ip) ? Number(ip) : ip };
+  // Options that do not apply to a kind of source are left off it: `check` mixes kinds freely.
+  const optionsFor = (url: string) => (/^https?:/i.test(url) ? forHttp : /^icmp:/i.test(url) ? forIcmp : {});
   const doc: Record<string, unknown> = {
     agent: 'check',
-    sources: args.positionals.map((url) => ({ url, ...perSource })),
+    sources: args.positionals.map((url) => ({ url, ...forAll, ...optionsFor(url) })),
   };
   if (stringOpt(args, 'engine') !== undefined) doc.engine = stringOpt(args, 'engine');
   if (stringOpt(args, 'timeout') !== undefined) doc.timeout = stringOpt(args, 'timeout');

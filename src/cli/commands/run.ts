@@ -5,7 +5,7 @@ import { openCycleWriter } from '../../agent/writer.js';
 import { type Alerts, startAlerts } from '../../alerts/index.js';
 import { type AlertsConfig, type Config, ConfigError, type WebConfig } from '../../config/types.js';
 import { errorText, type Logger } from '../../log.js';
-import { ENGINES } from '../../probes/index.js';
+import { PROBERS } from '../../probes/index.js';
 import { systemClock } from '../../scheduler/clock.js';
 import { migrateBeforeWrites, type Store, StoreError } from '../../store/index.js';
 import { createLiveHub, type LiveHub } from '../../web/live.js';
@@ -46,7 +46,7 @@ export const runCommand: Command = {
       const agent = startAgent({
         config,
         writer,
-        probers: ENGINES,
+        probers: PROBERS,
         clock: systemClock,
         log,
         onCycle: live.publishCycle,
