@@ -1,8 +1,9 @@
 /**
  * Throw-away network namespaces (Linux, root, iproute2). Inside one, only loopback exists and
- * `/etc/resolv.conf` says `nameserver 127.0.0.1` (`ip netns exec` bind-mounts `/etc/netns/<name>/*` over
- * `/etc`), so a lab DNS server on 127.0.0.1:53 becomes the system resolver for every process run there:
- * that is how a DNS delay reaches engines that resolve through the system (curl, `dns.lookup`).
+ * `/etc/resolv.conf` says `nameserver 127.0.0.1` unless told otherwise (`ip netns exec` bind-mounts
+ * `/etc/netns/<name>/*` over `/etc`), so a lab DNS server on 127.0.0.1:53 becomes the system resolver for
+ * every process run there: that is how a DNS delay reaches engines that resolve through the system (curl,
+ * `dns.lookup`).
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,9 +22,19 @@ export interface Netns {
   close(): Promise<void>;
 }
 
-/** Creates a namespace `wmnlab-<pid>-<n>` with loopback up. Rejects without root or iproute2. */
-export async function createNetns(): Promise<Netns> {
-  const name = `wmnlab-${process.pid}-${created++}`;
+export interface NetnsOptions {
+  /** The namespace's resolver (its `/etc/resolv.conf`); default 127.0.0.1, where a lab DNS server listens. */
+  readonly nameserver?: string;
+  /** A suffix naming the namespace's role (`wmnlab-<pid>-<n>-<label>`), for readable `ip netns list`. */
+  readonly label?: string;
+}
+
+/**
+ * Creates a namespace `wmnlab-<pid>-<n>` (with `-<label>` when given) with loopback up. Rejects without
+ * root or iproute2.
+ */
+export async function createNetns(options: NetnsOptions = {}): Promise<Netns> {
+  const name = `wmnlab-${process.pid}-${created++}${options.label ? `-${options.label}` : ''}`;
   const etcDir = `/etc/netns/${name}`;
   const children = new Set<ChildProcess>();
   // Should the test process die before close(), a namespace (and its /etc entry) would be left behind.
@@ -41,7 +52,10 @@ export async function createNetns(): Promise<Netns> {
     await run('ip', ['netns', 'add', name]);
     mkdirSync(etcDir, { recursive: true });
     // One quick attempt: a lab whose DNS server is down should fail a test fast, not after retries.
-    writeFileSync(`${etcDir}/resolv.conf`, 'nameserver 127.0.0.1\noptions timeout:2 attempts:1\n');
+    writeFileSync(
+      `${etcDir}/resolv.conf`,
+      `nameserver ${options.nameserver ?? '127.0.0.1'}\noptions timeout:2 attempts:1\n`,
+    );
     await run('ip', ['netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up']);
   } catch (err) {
     removeNow();
@@ -70,7 +84,7 @@ export async function createNetns(): Promise<Netns> {
 /** Deletes the namespaces of lab runs whose process is gone (killed before it could clean up). */
 async function removeStale(): Promise<void> {
   const { stdout } = await run('ip', ['netns', 'list']);
-  for (const [, name, pid] of stdout.matchAll(/^(wmnlab-(\d+)-\d+)/gm)) {
+  for (const [, name, pid] of stdout.matchAll(/^(wmnlab-(\d+)-\d+(?:-[\w-]+)?)/gm)) {
     if (!name || isAlive(Number(pid))) continue;
     await run('ip', ['netns', 'delete', name]).catch(() => {});
     rmSync(`/etc/netns/${name}`, { recursive: true, force: true });
