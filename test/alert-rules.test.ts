@@ -8,11 +8,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type AlertEngine, createEngine, type Outcome } from '../src/alerts/rules/engine.js';
 import { maintenanceEnd } from '../src/alerts/rules/maintenance.js';
+import { cycleFacts, evidenceFrom, outageTally } from '../src/alerts/rules/outage-diagnosis.js';
 import { SampleWindow } from '../src/alerts/rules/samples.js';
 import type { AlertEvent } from '../src/alerts/types.js';
 import type { AlertsConfig, MaintenanceWindow } from '../src/config/types.js';
+import { diagnose } from '../src/diagnosis/diagnose.js';
+import type { Layer } from '../src/diagnosis/layers.js';
+import { evidenceOf } from '../src/diagnosis/span.js';
 import type { ErrorClass, ProbeResult } from '../src/probes/types.js';
-import type { CycleRecord } from '../src/store/types.js';
+import type { CycleRecord, CycleResult } from '../src/store/types.js';
 import { FakeClock } from './helpers/fake-clock.js';
 
 const AGENT = 'lab';
@@ -21,12 +25,19 @@ const T0 = Date.UTC(2026, 2, 1, 9, 2, 11);
 const P0 = T0 / 1000;
 const A = 'https://a.example/';
 const B = 'https://b.example/';
+const GATEWAY = 'icmp://gateway';
+const ONE = 'icmp://1.1.1.1';
+const NINE = 'icmp://9.9.9.9';
+const V6 = 'https://a.example/#ipv6';
+const V4 = 'https://a.example/#ipv4';
 
 const NO_RULES: AlertsConfig = {
   linkDown: null,
   sourceDown: null,
   latency: null,
   loss: null,
+  ipv6: null,
+  certExpiry: null,
   repeatMs: null,
   maxPerHour: 10_000,
   maintenance: [],
@@ -61,6 +72,11 @@ function down(source: string, error: ErrorClass = 'timeout'): ProbeResult {
     totalMs: 1500,
     remoteIp: null,
   };
+}
+
+/** A result with its source's layer, as a cycle carries it. */
+function echo(source: string, answered: boolean, layer: Layer, error: ErrorClass = 'timeout'): CycleResult {
+  return { ...(answered ? up(source) : down(source, error)), layer };
 }
 
 /**
@@ -99,7 +115,7 @@ class World {
   }
 
   /** Feeds cycles: per cycle, U (every source up) or D (every source down), or explicit results. */
-  run(pattern: string | ProbeResult[][], sources = [A, B]): AlertEvent[] {
+  run(pattern: string | CycleResult[][], sources = [A, B]): AlertEvent[] {
     const before = this.sent.length;
     const cycles =
       typeof pattern === 'string'
@@ -110,7 +126,7 @@ class World {
   }
 
   /** Cycle i with `results`, the clock moved to its end (never backwards). */
-  feed(i: number, results: ProbeResult[]): Outcome {
+  feed(i: number, results: CycleResult[]): Outcome {
     const end = this.ts(i) + this.intervalMs;
     if (end > this.clock.wallNow()) this.clock.advance(end - this.clock.wallNow());
     const cycle: CycleRecord = {
@@ -170,6 +186,8 @@ describe('alert rules: link_down', () => {
       down_cycles: 5,
       up_cycles_between: 0,
       errors: 'timeout',
+      diagnosis: 'down',
+      diagnosis_text: 'down (every source failed; add icmp://gateway to tell the LAN from the ISP)',
     });
   });
 
@@ -276,6 +294,290 @@ describe('alert rules: source_down', () => {
     assert.equal(gone?.state, 'resolved');
     assert.equal(gone?.details.gone, true);
     assert.match(gone?.summary ?? '', /no longer probed \(removed from the configuration\)/);
+  });
+});
+
+describe('alert rules: link_down diagnosis', () => {
+  const isp = (anchors = [ONE, NINE]) => [
+    echo(GATEWAY, true, 'lan'),
+    ...anchors.map((s) => echo(s, false, 'internet')),
+  ];
+  const lan = () => [echo(GATEWAY, false, 'lan'), echo(ONE, false, 'internet')];
+
+  it('says where the link broke when it fires: the gateway answered, 1.1.1.1 did not', () => {
+    const w = new World({ linkDown: { cycles: 3, of: 5 } });
+    assert.deepEqual(w.run([isp([ONE]), isp([ONE])]), []);
+    const [firing] = w.run([isp([ONE])]);
+    assert.equal(
+      firing?.summary,
+      'link DOWN since 09:02:11 UTC: ISP (gateway answered, 1.1.1.1 did not); DOWN in 3 of the last 5 cycles',
+    );
+    assert.equal(firing?.details.diagnosis, 'isp');
+    assert.equal(firing?.details.diagnosis_text, 'ISP (gateway answered, 1.1.1.1 did not)');
+    assert.equal(firing?.details.errors, 'timeout', 'the gateway answered: it adds no failure class');
+  });
+
+  it('states the exact window, the duration and the diagnosis of the outage on recovery', () => {
+    const w = new World({ linkDown: { cycles: 3, of: 5 }, repeatMs: 60_000 });
+    w.run(Array.from({ length: 146 }, () => isp()));
+    const reminder = w.sent.find((e) => e.state === 'reminder');
+    assert.equal(
+      reminder?.summary,
+      'link still DOWN since 09:02:11 UTC, 1 min 03 s so far, ISP (gateway answered, 1.1.1.1 and 9.9.9.9 did not)',
+    );
+    const [resolved] = w.run([up(ONE), up(ONE), up(ONE)].map((r) => [echo(GATEWAY, true, 'lan'), r]));
+    assert.equal(
+      resolved?.summary,
+      'link UP: offline 09:02:11–09:04:37 UTC, 2 min 26 s, ISP (gateway answered, 1.1.1.1 and 9.9.9.9 did not)',
+    );
+    assert.equal(resolved?.durationS, 146);
+    assert.deepEqual(resolved?.details, {
+      rule: '3 of 5',
+      down_cycles: 146,
+      up_cycles_between: 0,
+      errors: 'timeout',
+      diagnosis: 'isp',
+      diagnosis_text: 'ISP (gateway answered, 1.1.1.1 and 9.9.9.9 did not)',
+    });
+  });
+
+  it('takes the most frequent diagnosis of the DOWN cycles, and the bare word when the evidence disagrees', () => {
+    const mostlyIsp = new World({ linkDown: { cycles: 1, of: 1 } });
+    mostlyIsp.run([lan(), lan(), isp([ONE]), isp([ONE]), isp([ONE])]);
+    const [ispUp] = mostlyIsp.run([[echo(GATEWAY, true, 'lan'), echo(ONE, true, 'internet')]]);
+    assert.equal(ispUp?.details.diagnosis, 'isp');
+    assert.match(ispUp?.summary ?? '', /, 5 s, ISP \(gateway answered, 1\.1\.1\.1 did not\)$/);
+    // Mostly LAN, but the gateway answered now and then: the run as a whole does not say LAN, so the notice
+    // says the word without evidence that would contradict it.
+    const mostlyLan = new World({ linkDown: { cycles: 1, of: 1 } });
+    mostlyLan.run([lan(), lan(), lan(), isp([ONE]), isp([ONE])]);
+    const [lanUp] = mostlyLan.run([[echo(GATEWAY, true, 'lan'), echo(ONE, true, 'internet')]]);
+    assert.equal(lanUp?.details.diagnosis, 'lan');
+    assert.equal(lanUp?.details.diagnosis_text, 'LAN');
+    assert.equal(lanUp?.summary, 'link UP: offline 09:02:11–09:02:16 UTC, 5 s, LAN');
+    // A tie goes to the diagnosis seen first.
+    const tie = new World({ linkDown: { cycles: 1, of: 1 } });
+    tie.run([lan(), isp([ONE]), isp([ONE]), lan()]);
+    assert.equal(tie.run([[echo(GATEWAY, true, 'lan'), up(ONE)]])[0]?.details.diagnosis, 'lan');
+  });
+
+  it('folds the cycles into the same evidence as evidenceOf, in a tally that survives JSON', () => {
+    const sources: [string, Layer][] = [
+      [GATEWAY, 'lan'],
+      [ONE, 'internet'],
+      [NINE, 'internet'],
+      ['dns://9.9.9.9/example.com', 'dns'],
+      [A, 'service'],
+    ];
+    const errors: ErrorClass[] = ['timeout', 'unreachable', 'dns', 'refused'];
+    let seed = 11;
+    const random = (n: number) => {
+      seed = (seed * 48_271) % 2_147_483_647;
+      return seed % n;
+    };
+    const cycles = Array.from({ length: 300 }, () =>
+      sources
+        .filter(() => random(10) > 0)
+        .map(([s, layer]) => echo(s, random(3) === 0, layer, errors[random(errors.length)])),
+    );
+    const tally = outageTally.empty();
+    for (const results of cycles) outageTally.add(tally, cycleFacts(results));
+    assert.deepEqual(evidenceFrom(tally), evidenceOf(cycles));
+    const kinds = new Map<string, number>();
+    for (const results of cycles)
+      kinds.set(diagnose(results).kind, (kinds.get(diagnose(results).kind) ?? 0) + 1);
+    assert.deepEqual(new Map(tally.kinds), kinds);
+    assert.deepEqual(outageTally.restore(JSON.parse(JSON.stringify(tally))), tally);
+    assert.equal(outageTally.restore({ kinds: 'x' }), null);
+  });
+
+  it('saves a bounded tally, not the cycles, and words the outage the same after a restart', () => {
+    const outage = (n: number) => Array.from({ length: n }, () => isp());
+    const straight = new World({ linkDown: { cycles: 3, of: 5 } });
+    straight.run([...outage(1000), ...Array.from({ length: 3 }, () => [echo(ONE, true, 'internet')])]);
+
+    const restarted = new World({ linkDown: { cycles: 3, of: 5 } });
+    restarted.run(outage(10));
+    const early = JSON.stringify(restarted.engine.save()).length;
+    restarted.run(outage(990));
+    const saved = JSON.stringify(restarted.engine.save());
+    assert.ok(saved.length < early + 100, `${early} bytes after 10 DOWN cycles, ${saved.length} after 1000`);
+    assert.ok(!saved.includes('"facts"'), 'marks are saved without their cycles');
+    restarted.engine = restarted.make(JSON.parse(saved));
+    restarted.run(Array.from({ length: 3 }, () => [echo(ONE, true, 'internet')]));
+    assert.deepEqual(restarted.sent, straight.sent);
+    assert.match(
+      restarted.sent.at(-1)?.summary ?? '',
+      /, ISP \(gateway answered, 1\.1\.1\.1 and 9\.9\.9\.9 did not\)$/,
+    );
+  });
+
+  it('goes on from a state saved without a tally (an older version): the cycles after the restart tell', () => {
+    const w = new World({ linkDown: { cycles: 1, of: 1 } });
+    w.run([isp([ONE])]);
+    const saved = JSON.parse(JSON.stringify(w.engine.save()));
+    delete saved.rules.link_down[0].episode.tally;
+    w.engine = w.make(saved);
+    w.run([lan(), lan()]);
+    const [resolved] = w.run([[echo(GATEWAY, true, 'lan'), up(ONE)]]);
+    assert.equal(resolved?.startedAt, iso(T0));
+    assert.equal(resolved?.details.diagnosis, 'lan');
+    assert.equal(
+      resolved?.summary,
+      'link UP: offline 09:02:11–09:02:14 UTC, 3 s, LAN (gateway did not answer)',
+    );
+  });
+});
+
+describe('alert rules: ipv6', () => {
+  const broken = () => [down(V6), up(V4)];
+  const working = () => [up(V6), up(V4)];
+
+  it('fires when IPv6 is broken while IPv4 works in cycles of the last of, and resolves when it works', () => {
+    const w = new World({ ipv6: { cycles: 5, of: 5 } });
+    assert.deepEqual(w.run(Array.from({ length: 4 }, broken)), []);
+    const [firing] = w.run([broken()]);
+    assert.equal(firing?.id, `ipv6:lab:-:${P0}:firing`);
+    assert.equal(firing?.subject, null);
+    assert.equal(
+      firing?.summary,
+      'IPv6 broken since 09:02:11 UTC: a.example (IPv6) failed in 5 of the last 5 cycles while a.example (IPv4) answered (timeout)',
+    );
+    assert.deepEqual(firing?.details, {
+      rule: '5 of 5',
+      broken_cycles: 5,
+      working_cycles_between: 0,
+      errors: 'timeout',
+      failed: V6,
+      answered: V4,
+    });
+    assert.deepEqual(w.run([broken(), broken()]), []);
+    const [resolved] = w.run([working()]);
+    assert.equal(resolved?.id, `ipv6:lab:-:${P0}:resolved`);
+    assert.equal(resolved?.endedAt, iso(w.ts(6) + 1000));
+    assert.equal(resolved?.summary, 'IPv6 working again: broken 09:02:11–09:02:18 UTC, 7 s (timeout)');
+  });
+
+  it('counts neither way a cycle where IPv4 failed too (the link is down) or wmn itself failed', () => {
+    const w = new World({ ipv6: { cycles: 3, of: 3 } });
+    const internal = [down(V6, 'internal'), up(V4)];
+    assert.deepEqual(w.run([broken(), [down(V6), down(V4)], internal, broken()]), []);
+    assert.equal(w.run([broken()])[0]?.state, 'firing', 'the third telling cycle');
+    assert.deepEqual(w.run([[down(V6), down(V4)], internal, [down(V6), down(V4)]]), [], 'still open');
+    assert.equal(w.run([working()])[0]?.state, 'resolved');
+  });
+
+  it('never fires without a source pinned to IPv6, and says so when such sources are removed', () => {
+    const off = new World({ ipv6: { cycles: 1, of: 1 } });
+    assert.deepEqual(off.run(Array.from({ length: 20 }, () => [down(A), up(V4), down(ONE)])), []);
+    const w = new World({ ipv6: { cycles: 1, of: 1 } });
+    w.run([broken()]);
+    const [gone] = w.run([[up(V4), up(A)]]);
+    assert.equal(gone?.state, 'resolved');
+    assert.equal(
+      gone?.summary,
+      'IPv6 no longer probed (no source is pinned to it now); it was broken since 09:02:11 UTC',
+    );
+  });
+});
+
+describe('alert rules: cert_expiry', () => {
+  const HOUR = 3_600_000;
+  const DAY = 24 * HOUR;
+  /** A probe of `source` that presented a certificate expiring at `atMs`. */
+  const cert = (atMs: number, source = A): CycleResult => ({ ...up(source), certExpiresAt: atMs / 1000 });
+
+  it('fires once the certificate expires in less than days days from the cycle, saying when', () => {
+    const w = new World({ certExpiry: { days: 14 } }, HOUR);
+    const expires = T0 + 14 * DAY + 2.5 * HOUR;
+    assert.deepEqual(w.run([[cert(expires)], [cert(expires)], [cert(expires)]]), [], '14 days and more');
+    const [firing] = w.run([[cert(expires)]]);
+    assert.equal(firing?.id, `cert_expiry:lab:${A}:${P0 + 3 * 3600}:firing`);
+    assert.equal(firing?.subject, A);
+    assert.equal(firing?.startedAt, iso(w.ts(3)));
+    assert.equal(
+      firing?.summary,
+      `${A} certificate expires 2026-03-15 11:32 UTC, in 13 days (less than 14 days)`,
+    );
+    assert.deepEqual(firing?.details, {
+      expires_at: '2026-03-15T11:32:11.000Z',
+      days_left: 13,
+      threshold_days: 14,
+    });
+  });
+
+  it('keeps its state while probes fail, and resolves when a renewed certificate is presented', () => {
+    const w = new World({ certExpiry: { days: 14 } });
+    const short = T0 + 10 * DAY;
+    const renewed = T0 + 90 * DAY;
+    assert.deepEqual(w.run([[down(A)], [down(A)]]), [], 'failed probes say nothing');
+    assert.equal(w.run([[cert(short)]])[0]?.state, 'firing');
+    const flaky = Array.from({ length: 20 }, (_, i) => [i % 2 ? cert(short) : down(A, 'tls')]);
+    assert.deepEqual(w.run(flaky), [], 'no flapping on failed probes');
+    const [resolved] = w.run([[down(A)], [cert(renewed)]]);
+    assert.equal(resolved?.state, 'resolved');
+    assert.equal(resolved?.startedAt, iso(w.ts(2)));
+    assert.equal(resolved?.endedAt, iso(w.ts(22) + 1000), 'the end of the last probe that found it short');
+    assert.equal(
+      resolved?.summary,
+      `${A} certificate renewed: it expires 2026-05-30 09:02 UTC, in 89 days; the old one expires 2026-03-11 09:02 UTC, in 9 days`,
+    );
+    assert.equal(resolved?.details.renewed, true);
+    assert.equal(resolved?.details.days_left, 89);
+    assert.deepEqual(w.run([[down(A)], [cert(renewed)]]), []);
+  });
+
+  it('says when a certificate has expired already', () => {
+    const w = new World({ certExpiry: { days: 14 } });
+    const [firing] = w.run([[cert(T0 - 9 * DAY - HOUR)]]);
+    assert.equal(firing?.summary, `${A} certificate EXPIRED 2026-02-20 08:02 UTC, 9 days ago`);
+    assert.equal(firing?.details.days_left, -10);
+  });
+
+  it('reminds at most daily, with the days left then', () => {
+    const w = new World({ certExpiry: { days: 14 }, repeatMs: HOUR });
+    w.run([[cert(T0 + 13.5 * DAY)]]);
+    assert.deepEqual(w.wait(DAY - 1000), []);
+    const [reminder] = w.wait(1000);
+    assert.equal(reminder?.id, `cert_expiry:lab:${A}:${P0}:reminder:1`);
+    assert.equal(
+      reminder?.summary,
+      `${A} certificate still not renewed: it expires 2026-03-14 21:02 UTC, in 12 days`,
+    );
+    assert.equal(reminder?.details.days_left, 12);
+  });
+
+  it('ignores a late older cycle, resolves when the limit is raised, and ends for a removed source', () => {
+    const ordered = new World({ certExpiry: { days: 14 } });
+    ordered.feed(1, [cert(T0 + 60 * DAY)]);
+    ordered.feed(0, [cert(T0 + 5 * DAY)]);
+    assert.deepEqual(ordered.sent, [], 'the older cycle came late: its certificate was replaced since');
+
+    const w = new World({ certExpiry: { days: 14 } });
+    w.run([[cert(T0 + 20 * DAY), up(B)]]);
+    w.engine.reconfigure({ ...NO_RULES, certExpiry: { days: 30 } }, 1000);
+    assert.equal(w.run([[cert(T0 + 20 * DAY), up(B)]])[0]?.state, 'firing');
+    w.engine.reconfigure({ ...NO_RULES, certExpiry: { days: 14 } }, 1000);
+    const [raised] = w.run([[cert(T0 + 20 * DAY), up(B)]]);
+    assert.equal(raised?.details.renewed, false);
+    assert.match(
+      raised?.summary ?? '',
+      /expires 2026-03-21 09:02 UTC, in 19 days: no longer less than 14 days$/,
+    );
+
+    w.run([[cert(T0), up(B)]]);
+    const [gone] = w.run([[up(B)]]);
+    assert.equal(gone?.details.gone, true);
+    assert.match(
+      gone?.summary ?? '',
+      /no longer probed \(removed from the configuration\); its certificate EXPIRED/,
+    );
+  });
+
+  it('watches only probes that presented a certificate', () => {
+    const w = new World({ certExpiry: { days: 14 } });
+    assert.deepEqual(w.run([[up('http://plain.example/'), down(A), up(ONE)]]), []);
+    assert.equal(w.engine.stats().open, 0);
   });
 });
 
@@ -645,6 +947,61 @@ describe('alert rules: ids and restarts', () => {
     assert.equal(other.stats().open, 0);
     assert.equal(restarted.make({ ...saved, version: 99 }).stats().open, 0);
     assert.equal(restarted.make('garbage').stats().open, 0);
+  });
+
+  it('goes on after restarts with the new rules too: link diagnosis, ipv6 and cert_expiry', () => {
+    const rules: Partial<AlertsConfig> = {
+      linkDown: { cycles: 3, of: 5 },
+      ipv6: { cycles: 2, of: 3 },
+      certExpiry: { days: 14 },
+    };
+    const DAY = 86_400_000;
+    const certified = (atMs: number): CycleResult => ({
+      ...up(A),
+      certExpiresAt: atMs / 1000,
+      layer: 'service',
+    });
+    const script = Array.from({ length: 42 }, (_, i): CycleResult[] => {
+      const phase = i < 6 ? 'fine' : i < 15 ? 'ipv6' : i < 25 ? 'isp' : i < 35 ? 'short' : 'renewed';
+      const gateway = echo(GATEWAY, true, 'lan');
+      if (phase === 'isp') {
+        const sites = [
+          echo(V6, false, 'service'),
+          echo(V4, false, 'service'),
+          echo(A, false, 'service', 'tls'),
+        ];
+        return [gateway, echo(ONE, false, 'internet'), ...sites];
+      }
+      const expiry = T0 + (phase === 'fine' || phase === 'renewed' ? 90 : 10) * DAY;
+      const v6 = echo(V6, phase !== 'ipv6', 'service');
+      return [gateway, echo(ONE, true, 'internet'), v6, echo(V4, true, 'service'), certified(expiry)];
+    });
+    const straight = new World(rules);
+    straight.run(script);
+    assert.deepEqual(
+      straight.sent.map((e) => `${e.kind} ${e.state}`),
+      [
+        'cert_expiry firing',
+        'ipv6 firing',
+        'link_down firing',
+        'ipv6 resolved',
+        'link_down resolved',
+        'cert_expiry resolved',
+      ],
+    );
+    assert.equal(
+      straight.sent[4]?.summary,
+      'link UP: offline 09:02:26–09:02:36 UTC, 10 s, ISP (gateway answered, 1.1.1.1, a.example (IPv6), a.example (IPv4) and a.example did not)',
+    );
+
+    const restarted = new World(rules);
+    let from = 0;
+    for (const at of [10, 20, 30, 37, 42]) {
+      restarted.run(script.slice(from, at));
+      from = at;
+      restarted.engine = restarted.make(JSON.parse(JSON.stringify(restarted.engine.save())));
+    }
+    assert.deepEqual(restarted.sent, straight.sent);
   });
 
   it('keeps events held by maintenance across a restart', () => {

@@ -19,6 +19,7 @@ import type { AlertEvent, Notifier } from '../src/alerts/types.js';
 import type { AlertsConfig, Config, NotifierConfig } from '../src/config/types.js';
 import { silentLogger } from '../src/log.js';
 import type { ProbeResult } from '../src/probes/types.js';
+import type { CycleResult } from '../src/store/types.js';
 import { createLiveHub } from '../src/web/live.js';
 import { need } from './helpers/env.js';
 import { FakeClock } from './helpers/fake-clock.js';
@@ -304,6 +305,8 @@ describe('alerts: restarts and reloads in process', () => {
     sourceDown: null,
     latency: null,
     loss: null,
+    ipv6: null,
+    certExpiry: null,
     repeatMs: null,
     maxPerHour: 100,
     maintenance: [],
@@ -360,19 +363,15 @@ describe('alerts: restarts and reloads in process', () => {
         clock,
         createNotifier,
       });
-    const cycles = (pattern: string) => {
-      for (const c of pattern) {
-        const ts = T0 + i++ * 1000;
-        clock.advance(ts + 1000 - clock.wallNow());
-        live.publishCycle({
-          agent: 'proc',
-          probeId: ts / 1000,
-          ts: new Date(ts),
-          results: [result(c === 'U')],
-        });
-      }
+    const publish = (results: CycleResult[]) => {
+      const ts = T0 + i++ * 1000;
+      clock.advance(ts + 1000 - clock.wallNow());
+      live.publishCycle({ agent: 'proc', probeId: ts / 1000, ts: new Date(ts), results });
     };
-    return { delivered, start, cycles, ts: (n: number) => new Date(T0 + n * 1000).toISOString() };
+    const cycles = (pattern: string) => {
+      for (const c of pattern) publish([result(c === 'U')]);
+    };
+    return { delivered, start, cycles, publish, ts: (n: number) => new Date(T0 + n * 1000).toISOString() };
   }
 
   it('ends an outage that began before a restart with the exact window, made once', async () => {
@@ -392,6 +391,37 @@ describe('alerts: restarts and reloads in process', () => {
     assert.equal(up.startedAt, w.ts(1));
     assert.equal(up.endedAt, w.ts(5), 'the end of the last DOWN cycle, seen by the second run');
     assert.equal(up.details.down_cycles, 4);
+  });
+
+  it('keeps the diagnosis of an outage across a restart, in rules.json, without its cycles', async () => {
+    const w = world();
+    const home = join(dir, 'proc-diagnosis');
+    const isp = (gatewayUp: boolean): CycleResult[] => [
+      { ...result(gatewayUp), source: 'icmp://gateway', layer: 'lan' },
+      { ...result(false), source: 'icmp://1.1.1.1', layer: 'internet' },
+    ];
+    const first = await w.start(home);
+    for (let n = 0; n < 4; n++) w.publish(isp(true));
+    await until('the DOWN alert', () => w.delivered.length === 1);
+    await first.stop();
+    const saved = await readFile(join(home, 'alerts', 'rules.json'), 'utf8');
+    assert.match(saved, /"tally":\{"kinds":\[\["isp",4\]\]/);
+    assert.ok(!saved.includes('"facts"'), saved);
+    const second = await w.start(home);
+    w.publish(isp(false));
+    for (let n = 0; n < 2; n++) w.publish([{ ...result(true), source: 'icmp://1.1.1.1', layer: 'internet' }]);
+    await until('the recovery', () => w.delivered.length === 2);
+    await second.stop();
+    const [down, up] = w.delivered as [AlertEvent, AlertEvent];
+    assert.equal(
+      down.summary,
+      'link DOWN since 09:02:11 UTC: ISP (gateway answered, 1.1.1.1 did not); DOWN in 2 of the last 3 cycles',
+    );
+    assert.equal(
+      up.summary,
+      'link UP: offline 09:02:11–09:02:16 UTC, 5 s, ISP (gateway answered, 1.1.1.1 did not)',
+    );
+    assert.equal(up.details.diagnosis, 'isp');
   });
 
   it('keeps pending events over a reload and sends them to the reloaded notifier of the same name', async () => {

@@ -111,6 +111,51 @@ describe('message texts (pure)', () => {
     assert.equal(defaultTitle(reminder), 'wmn home: link still DOWN (for 1 h 00 min 00 s)');
   });
 
+  test('titles: IPv6 broken and working again; a certificate expiring, expired, not renewed, renewed', () => {
+    const ipv6 = { ...DOWN, kind: 'ipv6' as const };
+    assert.equal(defaultTitle(ipv6), 'wmn home: IPv6 broken');
+    assert.equal(
+      defaultTitle({ ...ipv6, state: 'reminder', createdAt: '2024-05-01T10:02:11.000Z' }),
+      'wmn home: IPv6 still broken (for 1 h 00 min 00 s)',
+    );
+    assert.equal(defaultTitle({ ...UP, kind: 'ipv6' }), 'wmn home: IPv6 working again after 2 min 26 s');
+    const cert = { ...SOURCE_DOWN, kind: 'cert_expiry' as const, subject: 'https://example.com/' };
+    const left = (days: number) => ({
+      expires_at: '2024-05-10T09:02:11.000Z',
+      days_left: days,
+      threshold_days: 14,
+    });
+    assert.equal(
+      defaultTitle({ ...cert, details: left(9) }),
+      'wmn home: certificate of https://example.com/ expires soon',
+    );
+    assert.equal(
+      defaultTitle({ ...cert, details: left(-2) }),
+      'wmn home: certificate of https://example.com/ EXPIRED',
+    );
+    assert.equal(
+      defaultTitle({ ...cert, state: 'reminder', details: left(8) }),
+      'wmn home: certificate of https://example.com/ still not renewed',
+    );
+    const renewed = { ...cert, state: 'resolved' as const, details: { ...left(89), renewed: true } };
+    assert.equal(defaultTitle(renewed), 'wmn home: certificate of https://example.com/ renewed');
+    assert.equal(
+      defaultTitle({ ...renewed, details: { ...left(20), renewed: false } }),
+      'wmn home: certificate of https://example.com/ OK again',
+    );
+  });
+
+  test("a link notice's diagnosis is there for templates", () => {
+    const event = {
+      ...UP,
+      details: { diagnosis: 'isp', diagnosis_text: 'ISP (gateway answered, 1.1.1.1 did not)' },
+    };
+    assert.equal(
+      renderTemplate('{{details.diagnosis}}: {{details.diagnosis_text}}', event, ON_TIME),
+      'isp: ISP (gateway answered, 1.1.1.1 did not)',
+    );
+  });
+
   test('body: summary, window to the second, failure classes, event id; no delay marker when on time', () => {
     const body = defaultBody(UP, 4_000);
     const lines = body.split('\n');

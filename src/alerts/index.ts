@@ -9,9 +9,11 @@
  * a restart goes on where the last run stopped: an outage that began before it ends with its recovery
  * notice, and an event made twice gets the same id, which the outbox keeps once.
  */
+
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AlertsConfig, Config, NotifierConfig } from '../config/types.js';
+import { isDown } from '../diagnosis/diagnose.js';
 import { errorText, type Logger } from '../log.js';
 import type { Clock } from '../scheduler/clock.js';
 import type { CycleRecord } from '../store/types.js';
@@ -120,7 +122,7 @@ export async function startAlerts(opts: AlertsOptions): Promise<Alerts> {
 
   let last: { probeId: number; down: boolean } | null = null;
   const onCycle = (cycle: CycleRecord) => {
-    const down = cycle.results.length > 0 && cycle.results.every((r) => r.disconnected);
+    const down = isDown(cycle.results);
     if (last === null || cycle.probeId > last.probeId) {
       if (last?.down && !down) outbox.retry();
       last = { probeId: cycle.probeId, down };

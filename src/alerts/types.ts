@@ -9,8 +9,8 @@
  * before anything tries to send it, and it is sent when the receivers can be reached again.
  */
 
-/** What a rule watches. (Certificate expiry and IPv6 need the probe types of a later issue.) */
-export type AlertKind = 'link_down' | 'source_down' | 'latency' | 'loss';
+/** What a rule watches. */
+export type AlertKind = 'link_down' | 'source_down' | 'latency' | 'loss' | 'ipv6' | 'cert_expiry';
 
 /** firing: the condition began; reminder: still firing after `repeat`; resolved: it ended. */
 export type AlertState = 'firing' | 'reminder' | 'resolved';

@@ -29,6 +29,16 @@ function headline(event: AlertEvent): string {
     case 'loss':
       if (event.state === 'resolved') return `packet loss normal again${after}`;
       return `packet loss high${event.state === 'reminder' ? ` still${still}` : ''}`;
+    case 'ipv6':
+      if (event.state === 'resolved') return `IPv6 working again${after}`;
+      return event.state === 'reminder' ? `IPv6 still broken${still}` : 'IPv6 broken';
+    case 'cert_expiry': {
+      if (event.state === 'resolved')
+        return `certificate of ${what} ${event.details.renewed === true ? 'renewed' : 'OK again'}`;
+      if (event.state === 'reminder') return `certificate of ${what} still not renewed`;
+      const left = event.details.days_left;
+      return `certificate of ${what} ${typeof left === 'number' && left < 0 ? 'EXPIRED' : 'expires soon'}`;
+    }
   }
 }
 

@@ -1,15 +1,16 @@
 /**
- * "Failed in N of the last M": the machinery link_down and source_down share. Each subject (the link,
- * or one source) keeps its last M marks ordered by probe_id (cycles finish, and so arrive, slightly out of
- * order when probes overlap) and, while the condition holds, an episode: from the first bad mark that made
- * it fire to the end of the last bad one.
+ * "Failed in N of the last M": the machinery link_down, source_down and ipv6 share. Each subject (the
+ * link, or one source) keeps its last M marks ordered by probe_id (cycles finish, and so arrive, slightly
+ * out of order when probes overlap) and, while the condition holds, an episode: from the first bad mark
+ * that made it fire to the end of the last bad one. A rule may fold more than counts into the episode (a
+ * {@link Tally}: link_down's diagnosis), from facts its bad marks carry.
  */
 import type { CycleRecord } from '../../store/types.js';
 import type { AlertKind } from '../types.js';
 import type { Details, OpenCondition, Rule, Transition } from './types.js';
 
 /** One cycle as a rule counts it. */
-export interface Mark {
+export interface Mark<F = never> {
   readonly probeId: number;
   /** The cycle's ts, and its end (ts + the interval), in wall-clock ms. */
   readonly ts: number;
@@ -17,10 +18,28 @@ export interface Mark {
   readonly bad: boolean;
   /** Failure classes of a bad mark. */
   readonly errors: readonly string[];
+  /**
+   * What the rule's tally takes from a bad mark. Kept in memory only: a saved mark has none, as only
+   * marks of an open episode are saved and those are already in its tally.
+   */
+  readonly facts?: F;
+}
+
+/**
+ * A rule's own account of an episode, folded from the facts of its bad marks. It is saved with the
+ * episode, so it must be JSON-able and bounded, whatever the episode's length.
+ */
+export interface Tally<F, T> {
+  empty(): T;
+  /** Folds one bad mark's facts into `tally`. */
+  add(tally: T, facts: F): void;
+  /** A tally from {@link Rule.save}, or null when it is unusable (the episode goes on with an empty one). */
+  restore(saved: unknown): T | null;
+  details(tally: T | null): Details;
 }
 
 /** A condition from firing to recovery. */
-export interface Episode {
+export interface Episode<T = null> {
   readonly startProbeId: number;
   readonly startedAtMs: number;
   /** The end of the last bad mark. */
@@ -32,56 +51,60 @@ export interface Episode {
   /** Good marks after the last bad one. */
   trailingGood: number;
   errors: string[];
+  /** The rule's tally of the bad marks; null for a rule without one. */
+  tally: T | null;
 }
 
-interface SubjectState {
-  marks: Mark[];
-  episode: Episode | null;
+interface SubjectState<F, T> {
+  marks: Mark<F>[];
+  episode: Episode<T> | null;
 }
 
 /** What one counting rule says, in its own words. */
-export interface CountingWords {
+export interface CountingWords<T = null> {
   firing(
     subject: string | null,
-    episode: Episode,
+    episode: Episode<T>,
     window: { bad: number; of: number },
     nowMs: number,
   ): string;
-  resolved(subject: string | null, episode: Episode): string;
-  reminder(subject: string | null, episode: Episode, nowMs: number): string;
+  resolved(subject: string | null, episode: Episode<T>): string;
+  reminder(subject: string | null, episode: Episode<T>, nowMs: number): string;
   /** A subject no longer in the cycles (a source removed by a reload) while its condition was open. */
-  gone(subject: string | null, episode: Episode): string;
+  gone(subject: string | null, episode: Episode<T>): string;
 }
 
-export interface CountingOptions {
+export interface CountingOptions<F = never, T = null> {
   readonly kind: AlertKind;
   readonly cycles: number;
   readonly of: number;
   /** The marks of one cycle: one per subject (null: the whole link). */
-  readonly marksOf: (cycle: CycleRecord, intervalMs: number) => ReadonlyMap<string | null, Mark>;
+  readonly marksOf: (cycle: CycleRecord, intervalMs: number) => ReadonlyMap<string | null, Mark<F>>;
   /** Subjects missing from a cycle are forgotten (their open condition ends as gone). */
   readonly forgetsAbsent: boolean;
-  readonly words: CountingWords;
+  readonly words: CountingWords<T>;
+  readonly tally?: Tally<F, T>;
   /** The names of the episode's counts in details: bad marks, and good ones between the first and last bad. */
   readonly names: { readonly bad: string; readonly goodBetween: string };
   readonly saved?: unknown;
 }
 
-export function countingRule(opts: CountingOptions): Rule {
-  const { kind, cycles, of, words } = opts;
-  const subjects = restore(opts.saved, of);
+export function countingRule<F = never, T = null>(opts: CountingOptions<F, T>): Rule {
+  const { kind, cycles, of, words, tally } = opts;
+  const subjects = restore<F, T>(opts.saved, of, tally);
 
   const { names } = opts;
-  const details = (episode: Episode): Details => ({
+  const details = (episode: Episode<T>): Details => ({
     rule: `${cycles} of ${of}`,
     [names.bad]: episode.bad,
     [names.goodBetween]: episode.good,
     errors: episode.errors.join(','),
+    ...tally?.details(episode.tally),
   });
   const transition = (
     state: Transition['state'],
     subject: string | null,
-    episode: Episode,
+    episode: Episode<T>,
     summary: string,
     extra: Details = {},
   ): Transition => ({
@@ -95,18 +118,23 @@ export function countingRule(opts: CountingOptions): Rule {
     details: { ...details(episode), ...extra },
   });
 
-  const step = (subject: string | null, state: SubjectState, mark: Mark, nowMs: number): Transition[] => {
+  const step = (
+    subject: string | null,
+    state: SubjectState<F, T>,
+    mark: Mark<F>,
+    nowMs: number,
+  ): Transition[] => {
     if (!insert(state.marks, mark, of)) return [];
     const bad = state.marks.filter((m) => m.bad).length;
     const { episode } = state;
     if (episode) {
-      count(episode, mark);
+      count(episode, mark, tally);
       if (bad >= cycles) return [];
       state.episode = null;
       return [transition('resolved', subject, episode, words.resolved(subject, episode))];
     }
     if (bad < cycles) return [];
-    const started = startEpisode(state.marks);
+    const started = startEpisode(state.marks, tally);
     state.episode = started;
     return [transition('firing', subject, started, words.firing(subject, started, { bad, of }, nowMs))];
   };
@@ -153,16 +181,20 @@ export function countingRule(opts: CountingOptions): Rule {
     save() {
       return [...subjects]
         .filter(([, state]) => state.episode !== null)
-        .map(([subject, state]) => ({ subject, marks: state.marks, episode: state.episode }));
+        .map(([subject, state]) => ({
+          subject,
+          marks: state.marks.map(({ facts: _, ...mark }) => mark),
+          episode: state.episode,
+        }));
     },
   };
 }
 
 /** Inserts `mark` in probe_id order, keeping the last `of`; false for a repeat or one older than them all. */
-function insert(marks: Mark[], mark: Mark, of: number): boolean {
+function insert<F>(marks: Mark<F>[], mark: Mark<F>, of: number): boolean {
   let i = marks.length;
-  while (i > 0 && (marks[i - 1] as Mark).probeId > mark.probeId) i--;
-  if (i > 0 && (marks[i - 1] as Mark).probeId === mark.probeId) return false;
+  while (i > 0 && (marks[i - 1] as Mark<F>).probeId > mark.probeId) i--;
+  if (i > 0 && (marks[i - 1] as Mark<F>).probeId === mark.probeId) return false;
   if (i === 0 && marks.length >= of) return false;
   marks.splice(i, 0, mark);
   if (marks.length > of) marks.splice(0, marks.length - of);
@@ -170,10 +202,10 @@ function insert(marks: Mark[], mark: Mark, of: number): boolean {
 }
 
 /** The episode the window holds when the condition starts: from its first bad mark. */
-function startEpisode(marks: readonly Mark[]): Episode {
+function startEpisode<F, T>(marks: readonly Mark<F>[], tally: Tally<F, T> | undefined): Episode<T> {
   const first = marks.findIndex((m) => m.bad);
-  const head = marks[first] as Mark;
-  const episode: Episode = {
+  const head = marks[first] as Mark<F>;
+  const episode: Episode<T> = {
     startProbeId: head.probeId,
     startedAtMs: head.ts,
     endedAtMs: head.end,
@@ -181,12 +213,13 @@ function startEpisode(marks: readonly Mark[]): Episode {
     good: 0,
     trailingGood: 0,
     errors: [],
+    tally: tally ? tally.empty() : null,
   };
-  for (const mark of marks.slice(first)) count(episode, mark);
+  for (const mark of marks.slice(first)) count(episode, mark, tally);
   return episode;
 }
 
-function count(episode: Episode, mark: Mark): void {
+function count<F, T>(episode: Episode<T>, mark: Mark<F>, tally: Tally<F, T> | undefined): void {
   if (!mark.bad) {
     episode.trailingGood++;
     return;
@@ -196,11 +229,16 @@ function count(episode: Episode, mark: Mark): void {
   episode.trailingGood = 0;
   episode.endedAtMs = Math.max(episode.endedAtMs, mark.end);
   episode.errors = [...new Set([...episode.errors, ...mark.errors])].sort();
+  if (tally && episode.tally !== null && mark.facts !== undefined) tally.add(episode.tally, mark.facts);
 }
 
 /** Subjects with open episodes from {@link Rule.save}; anything malformed is left out. */
-function restore(saved: unknown, of: number): Map<string | null, SubjectState> {
-  const subjects = new Map<string | null, SubjectState>();
+function restore<F, T>(
+  saved: unknown,
+  of: number,
+  tally: Tally<F, T> | undefined,
+): Map<string | null, SubjectState<F, T>> {
+  const subjects = new Map<string | null, SubjectState<F, T>>();
   if (!Array.isArray(saved)) return subjects;
   for (const item of saved) {
     const { subject, marks, episode } = (item ?? {}) as {
@@ -212,15 +250,21 @@ function restore(saved: unknown, of: number): Map<string | null, SubjectState> {
       continue;
     const kept = marks
       .filter(isMark)
+      .map(({ facts: _, ...mark }): Mark<F> => mark)
       .sort((a, b) => a.probeId - b.probeId)
       .slice(-of);
-    subjects.set(subject, { marks: kept, episode: { ...episode, errors: [...episode.errors] } });
+    // A tally lost (saved by an older version) starts afresh: the cycles still to come are evidence too.
+    const restored = tally ? (tally.restore(episode.tally) ?? tally.empty()) : null;
+    subjects.set(subject, {
+      marks: kept,
+      episode: { ...episode, errors: [...episode.errors], tally: restored },
+    });
   }
   return subjects;
 }
 
-function isMark(value: unknown): value is Mark {
-  const m = value as Mark;
+function isMark(value: unknown): value is Mark<unknown> {
+  const m = value as Mark<unknown>;
   return (
     typeof m === 'object' &&
     m !== null &&
@@ -230,8 +274,8 @@ function isMark(value: unknown): value is Mark {
   );
 }
 
-function isEpisode(value: unknown): value is Episode {
-  const e = value as Episode;
+function isEpisode(value: unknown): value is Episode<unknown> {
+  const e = value as Episode<unknown>;
   return (
     typeof e === 'object' &&
     e !== null &&

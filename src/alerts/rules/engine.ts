@@ -15,6 +15,8 @@
 import type { AlertsConfig } from '../../config/types.js';
 import type { CycleRecord } from '../../store/types.js';
 import type { AlertEvent, AlertKind } from '../types.js';
+import { certExpiryRule } from './cert-expiry.js';
+import { ipv6Rule } from './ipv6.js';
 import { latencyRule } from './latency.js';
 import { linkDownRule } from './link-down.js';
 import { lossRule } from './loss.js';
@@ -23,7 +25,14 @@ import { admit, digestDue, emptyRate, type RateState } from './rate-limit.js';
 import { sourceDownRule } from './source-down.js';
 import { eventId, type OpenCondition, type Rule, type Transition } from './types.js';
 
-const KINDS = ['link_down', 'source_down', 'latency', 'loss'] as const satisfies readonly AlertKind[];
+const KINDS = [
+  'link_down',
+  'source_down',
+  'latency',
+  'loss',
+  'ipv6',
+  'cert_expiry',
+] as const satisfies readonly AlertKind[];
 /** Events held by maintenance kept at most; older ones are dropped (and counted) past it. */
 const MAX_HELD = 1000;
 const STATE_VERSION = 1;
@@ -150,11 +159,11 @@ export function createEngine(opts: EngineOptions): AlertEngine {
 
   /** The reminders due at `nowMs`; inside maintenance they are skipped (counted as made, not made). */
   const remindersDue = (nowMs: number, skip: boolean): AlertEvent[] => {
-    const repeatMs = config.repeatMs;
-    if (repeatMs === null || !seenCycle) return [];
+    if (config.repeatMs === null || !seenCycle) return [];
     const out: AlertEvent[] = [];
     for (const rule of Object.values(rules)) {
       for (const c of rule?.open() ?? []) {
+        const repeatMs = Math.max(config.repeatMs, c.minRepeatMs ?? 0);
         const key = conditionKey(c);
         const entry = reminders.get(key) ?? { firedAtMs: nowMs, sent: 0 };
         reminders.set(key, entry);
@@ -248,6 +257,8 @@ function ruleConfig(config: AlertsConfig, kind: AlertKind) {
     source_down: config.sourceDown,
     latency: config.latency,
     loss: config.loss,
+    ipv6: config.ipv6,
+    cert_expiry: config.certExpiry,
   }[kind];
 }
 
@@ -257,6 +268,8 @@ function buildRules(config: AlertsConfig, saved: Partial<Record<AlertKind, unkno
     source_down: config.sourceDown && sourceDownRule(config.sourceDown, saved.source_down),
     latency: config.latency && latencyRule(config.latency, saved.latency),
     loss: config.loss && lossRule(config.loss, saved.loss),
+    ipv6: config.ipv6 && ipv6Rule(config.ipv6, saved.ipv6),
+    cert_expiry: config.certExpiry && certExpiryRule(config.certExpiry, saved.cert_expiry),
   };
 }
 

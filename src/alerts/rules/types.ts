@@ -28,6 +28,8 @@ export interface OpenCondition {
   readonly subject: string | null;
   readonly startProbeId: number;
   readonly startedAtMs: number;
+  /** Reminders no more often than this, whatever `repeat` says (a certificate's date moves by days). */
+  readonly minRepeatMs?: number;
   /** The summary and details of a reminder made at `nowMs`. */
   reminder(nowMs: number): { readonly summary: string; readonly details: Details };
 }
