@@ -1,9 +1,10 @@
 /**
  * The web dashboard, in a real browser: Debian's Chromium driven by playwright-core (never a downloaded
- * browser) opens the page `wmn run` serves, against a lab server the test can make fail. The page must
- * show the state, the same uptime and coverage as `wmn_agent_summary` for the same range, drawn charts,
- * and turn DOWN, then list the outage, without a reload (server-sent events); with no console error and
- * no request to another host. A screenshot lands in test-artifacts/dashboard.png.
+ * browser) opens the page `wmn run` serves, against lab servers (HTTP and HTTPS) the test can make fail.
+ * The page must show the state and its diagnosis, each source's layer and the days its certificate has
+ * left, the same uptime and coverage as `wmn_agent_summary` for the same range, drawn charts, and turn
+ * DOWN, then list the outage with its diagnosis, without a reload (server-sent events); with no console
+ * error and no request to another host. A screenshot lands in test-artifacts/dashboard.png.
  *
  * Then the API without a browser: strict parameters (400 with a reason), caching and security headers,
  * the token (401, /?token=… → 303 and a cookie, then 200), and the live-event stream's bookkeeping.
@@ -12,6 +13,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +30,8 @@ import type { RouteDeps } from '../src/web/routes.js';
 import { startWebServer } from '../src/web/server.js';
 import { need } from './helpers/env.js';
 import { withClient, withTestDatabase } from './helpers/pg.js';
-import { NOT_BUILT, startWmn, WMN_BUILT, webUrl, writeAgentConfig } from './helpers/wmn.js';
+import { NOT_BUILT, type SourceEntry, startWmn, WMN_BUILT, webUrl, writeAgentConfig } from './helpers/wmn.js';
+import { labCerts } from './lab/certs.js';
 
 // The page's globals inside page.evaluate(), typed as far as the checks use them (no DOM lib here).
 interface PageElement {
@@ -49,35 +52,53 @@ const ARTIFACTS = new URL('../test-artifacts/', import.meta.url).pathname;
 const AGENT = 'dash-lab';
 
 let dir = '';
-/** The lab: answers after 2–5 ms, or resets every connection while `failing` (every source fails). */
-let lab: Server;
+/**
+ * The lab: an HTTP and an HTTPS server (the lab CA's certificate, valid 30 days) answering after 2–5 ms,
+ * or resetting every connection while `failing` (every source fails).
+ */
+let labs: Server[] = [];
 let failing = false;
+/** The sources' URIs; the last is the HTTPS one. */
 let sources: string[] = [];
+/** As the config file lists them (the HTTPS source trusts the lab CA). */
+let entries: SourceEntry[] = [];
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'wmn-dashboard-'));
-  lab = createServer((req, res) => {
+  const certs = await labCerts();
+  const answer = (req: { url?: string }, res: { end(body?: string): void }) => {
     setTimeout(() => res.end(req.url), 2 + Math.random() * 3);
-  });
-  lab.on('connection', (socket: Socket) => {
-    if (failing) socket.resetAndDestroy();
-  });
-  await new Promise<void>((resolve) => lab.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${(lab.address() as AddressInfo).port}`;
-  sources = [`${base}/`, `${base}/favicon.ico`];
+  };
+  const plain = createServer(answer);
+  const tls = createHttpsServer({ cert: certs.cert, key: certs.key }, answer);
+  labs = [plain, tls];
+  for (const lab of labs) {
+    lab.on('connection', (socket: Socket) => {
+      if (failing) socket.resetAndDestroy();
+    });
+    await new Promise<void>((resolve) => lab.listen(0, '127.0.0.1', resolve));
+  }
+  const port = (lab: Server) => (lab.address() as AddressInfo).port;
+  const base = `http://127.0.0.1:${port(plain)}`;
+  const secure = `https://127.0.0.1:${port(tls)}/`;
+  sources = [`${base}/`, `${base}/favicon.ico`, secure];
+  entries = [`${base}/`, `${base}/favicon.ico`, { url: secure, ca_file: certs.caFile }];
 });
 after(async () => {
-  lab.closeAllConnections();
-  await new Promise((resolve) => lab.close(resolve));
+  for (const lab of labs) {
+    lab.closeAllConnections();
+    await new Promise((resolve) => lab.close(resolve));
+  }
   await rm(dir, { recursive: true, force: true });
 });
 
 const config = (name: string, lines: string[] = []) =>
-  writeAgentConfig(dir, name, { agent: AGENT, sources, lines: ['timeout: 1s', ...lines] });
+  writeAgentConfig(dir, name, { agent: AGENT, sources: entries, lines: ['timeout: 1s', ...lines] });
 
 /**
  * 45 minutes of history before the agent's first cycle, as if it had been running: latencies that
- * drift, one 20 s outage (`refused`) 30 minutes ago. The trigger rolls them up like any insert.
+ * drift, one 20 s outage (`refused`, diagnosed `down`) 30 minutes ago. The trigger rolls them up like
+ * any insert.
  */
 async function seedHistory(url: string, firstProbeId: number): Promise<{ outageStart: number }> {
   const from = firstProbeId - 45 * 60;
@@ -85,10 +106,10 @@ async function seedHistory(url: string, firstProbeId: number): Promise<{ outageS
   await withClient({ connectionString: url }, (c) =>
     c.query(
       `INSERT INTO favicon_metrics (ts, probe_id, source, connect_ms, ttfb_ms, total_ms, status, disconnected,
-                                    agent, error)
+                                    agent, error, layer, diagnosis)
        SELECT to_timestamp(p), p, s, CASE WHEN NOT d THEN v.c END, CASE WHEN NOT d THEN v.c + v.w END,
               CASE WHEN d THEN 0.4 ELSE v.c + v.w + 0.3 END, CASE WHEN NOT d THEN 200 END, d, $5,
-              CASE WHEN d THEN 'refused' END
+              CASE WHEN d THEN 'refused' END, 'internet', CASE WHEN d THEN 'down' ELSE 'ok' END
          FROM generate_series($1::bigint, $2::bigint) AS p, unnest($3::text[]) AS s,
               LATERAL (SELECT p BETWEEN $4 AND $4 + 19 AS d) AS o,
               LATERAL (SELECT 0.15 + random() * 0.1 AS c,
@@ -191,6 +212,19 @@ describe('web dashboard in Chromium', () => {
         await page.waitForSelector('#latest li.ok');
         assert.deepEqual(await page.locator('#latest .src').allTextContents(), sources);
         assert.equal(await page.locator('#agent').textContent(), AGENT);
+        // Where it broke, under the state: nowhere. Each source's layer; the HTTPS one's certificate.
+        await page.waitForSelector('#diagnosis[data-kind="ok"]');
+        assert.ok(await page.locator('#diagnosis').isVisible());
+        assert.equal(await page.locator('#diagnosis').textContent(), 'OK');
+        assert.deepEqual(
+          await page.locator('#latest .layer').allTextContents(),
+          sources.map(() => 'internet'),
+        );
+        const cert = page.locator(`#latest li[data-source="${sources[2]}"] .cert`);
+        await cert.waitFor();
+        // The lab CA signs for 30 days from the start of the test run.
+        assert.match((await cert.textContent()) ?? '', /^cert (29|30) d$/);
+        assert.equal(await page.locator('#latest .cert').count(), 1, 'only the HTTPS source has one');
 
         // Uptime and coverage: the page's figures are wmn_agent_summary's for the range it asked.
         await page.waitForFunction(() =>
@@ -232,6 +266,12 @@ describe('web dashboard in Chromium', () => {
         await row.waitFor();
         assert.equal(await row.locator('td.duration').textContent(), '20 s');
         assert.deepEqual(await row.locator('.tag').allTextContents(), ['refused']);
+        // Its diagnosis in words: every source failed, and no gateway source says which side broke.
+        assert.equal(await row.getAttribute('data-diagnosis'), 'down');
+        assert.equal(
+          await row.locator('td.diagnosis').textContent(),
+          'down (every source failed; add icmp://gateway to tell the LAN from the ISP)',
+        );
 
         // The chart holds the rows: pointing at a step inside the seeded outage reads 100 % DOWN there.
         const over = await page.locator('#loss-plot .u-over').boundingBox();
@@ -258,6 +298,8 @@ describe('web dashboard in Chromium', () => {
         await page.waitForSelector('#state[data-state="DOWN"]', { timeout: 5_000 });
         const downAfterMs = Date.now() - failedAt;
         assert.match((await page.locator('#state').textContent()) ?? '', /DOWN/);
+        await page.waitForSelector('#diagnosis[data-kind="down"]', { timeout: 5_000 });
+        assert.match((await page.locator('#diagnosis').textContent()) ?? '', /^down \(every source failed; /);
         await page.waitForSelector('#latest li.fail');
         await page.waitForSelector('#outages tr[data-ongoing="true"]', { timeout: 10_000 });
         assert.match((await page.locator('#outages tr[data-ongoing="true"]').textContent()) ?? '', /ongoing/);
@@ -276,15 +318,28 @@ describe('web dashboard in Chromium', () => {
         );
         const outage = await withClient({ connectionString: dbUrl }, async (c) => {
           const found = await c.query(
-            `SELECT started_at, duration_s, errors FROM wmn_outages(now() - interval '1 minute', now(), ARRAY[$1])`,
+            `SELECT o.started_at, o.duration_s, o.errors, wmn_outage_diagnosis(o.agent, o.started_at, o.ended_at) AS diagnosis
+               FROM wmn_outages(now() - interval '1 minute', now(), ARRAY[$1]) AS o`,
             [AGENT],
           );
           assert.equal(found.rows.length, 1);
-          return found.rows[0] as { started_at: Date; duration_s: number; errors: string[] };
+          return found.rows[0] as {
+            started_at: Date;
+            duration_s: number;
+            errors: string[];
+            diagnosis: string;
+          };
         });
         const listed = page.locator(`#outages tr[data-start="${outage.started_at.toISOString()}"]`);
         assert.doesNotMatch((await listed.textContent()) ?? '', /ongoing/);
         assert.deepEqual(await listed.locator('.tag').allTextContents(), outage.errors);
+        assert.equal(outage.diagnosis, 'down');
+        assert.equal(await listed.getAttribute('data-diagnosis'), outage.diagnosis);
+        assert.match(
+          (await listed.locator('td.diagnosis').textContent()) ?? '',
+          /^down \(every source failed; /,
+        );
+        await page.waitForSelector('#diagnosis[data-kind="ok"]');
         assert.equal(await page.evaluate(() => window.marker), 42);
         assert.equal(watched.navigations, 1, 'the page was never reloaded');
 
@@ -374,9 +429,20 @@ describe('dashboard API', () => {
         const state = await get('/api/state');
         assert.equal(state.status, 200);
         assert.equal(state.headers.get('cache-control'), 'no-store');
-        const body = (await state.json()) as { agent: string; live: { state: string }; sources: string[] };
+        const body = (await state.json()) as {
+          agent: string;
+          live: { state: string; diagnosis: { kind: string; text: string } };
+          diagnosis: { kind: string; text: string } | null;
+          sources: string[];
+        };
         assert.equal(body.agent, AGENT);
         assert.equal(body.live.state, 'UP');
+        assert.deepEqual(body.live.diagnosis, { kind: 'ok', text: 'OK' });
+        assert.deepEqual(
+          body.diagnosis,
+          { kind: 'ok', text: 'OK' },
+          'the latest stored cycle, from wmn_cycles',
+        );
         assert.deepEqual(body.sources, sources);
         for (const path of [
           '/api/summary?range=24h',
@@ -501,6 +567,13 @@ describe('dashboard API', () => {
           last.sources.map((s: { source: string }) => s.source),
           sources,
         );
+        assert.deepEqual(
+          last.sources.map((s: { layer: string }) => s.layer),
+          sources.map(() => 'internet'),
+        );
+        assert.equal(last.sources[0].cert_expires_at, null, 'no certificate over plain HTTP');
+        const expiresAt = last.sources[2].cert_expires_at;
+        assert.ok(Math.abs(expiresAt - (Date.now() / 1000 + 30 * 86_400)) < 3_600, `expires at ${expiresAt}`);
         const phases = last.sources[0].phases;
         assert.deepEqual(Object.keys(phases), ['dns', 'connect', 'tls', 'wait', 'ttfb', 'total']);
         assert.equal(phases.dns, null, 'no DNS for an address');
@@ -580,7 +653,10 @@ describe('dashboard API', () => {
       for (const listener of subscribed)
         listener({ agent: 'unit', probeId: 1_800_000_000, ts: new Date(1_800_000_000_000), results: [] });
       while (!text.includes('event: cycle')) await more();
-      assert.match(text, /"probe_id":1800000000,"ts":"2027-01-15T08:00:00.000Z","state":"UP","sources":\[\]/);
+      assert.match(
+        text,
+        /"probe_id":1800000000,"ts":"2027-01-15T08:00:00.000Z","state":"UP","diagnosis":\{"kind":"ok","text":"OK"\},"sources":\[\]/,
+      );
       await reader.cancel();
       for (const c of clients.slice(1)) await c.body?.cancel();
       await until(() => subscribed.size === 0);

@@ -1,8 +1,9 @@
 /**
  * The Prometheus exporter: /metrics, /healthz and /readyz.
  * - Unit level: synthetic cycles and ticks published on a LiveHub, read back from the text exposition
- *   served by the real listener (values, absent NULL phases, DOWN and outage counting, sources removed
- *   by a reload), and /readyz's checks on a fake monotonic clock.
+ *   served by the real listener (values, absent NULL phases, DOWN and outage counting, the diagnosis,
+ *   certificates, layers, icmp/tcp/dns sources, sources removed by a reload), and /readyz's checks on a
+ *   fake monotonic clock.
  * - End to end: the built `wmn run` probes a local server and a refused port into a test database, and a
  *   real Prometheus (Debian's) scrapes it every second, with and without a token; its HTTP API must hold
  *   the right values, and `promtool check metrics` must pass the scraped text without a warning.
@@ -16,7 +17,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { WriteObserver, WriterStats } from '../src/agent/writer.js';
+import { parseSource } from '../src/config/sources.js';
 import type { SourceConfig } from '../src/config/types.js';
+import { DIAGNOSES } from '../src/diagnosis/diagnose.js';
+import { defaultLayer, type Layer } from '../src/diagnosis/layers.js';
 import { type ExporterDeps, exporterRoutes } from '../src/exporter/index.js';
 import { silentLogger } from '../src/log.js';
 import type { ProbeResult } from '../src/probes/types.js';
@@ -37,20 +41,43 @@ const NO_PROMTOOL = `${PROMTOOL} missing: apt-get install prometheus (it ships p
 
 // --- exposition text -------------------------------------------------------------------------------
 
-/** Samples of a text exposition by series, written as prom-client writes them: `name{a="x",b="y"}`. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
+/** One sample of a text exposition: its name, labels and value. */
+interface Sample {
+  readonly name: string;
+  readonly labels: Record<string, string>;
+  readonly value: number;
+}
+
+/** Parses the samples of a text exposition (label values unescaped); comments are skipped. */
+function parse(text: string): Sample[] {
+  const out: Sample[] = [];
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    assert.ok(m, `not an exposition line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const [, k = '', v = ''] of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g))
+      labels[k] = v.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    out.push({ name: m[1] ?? '', labels, value: Number(m[3]) });
   }
   return out;
 }
 
+/** Samples by series, labels in name order: `name{a="x",b="y"}`. */
+function samples(text: string): Map<string, number> {
+  return new Map(parse(text).map((s) => [series(s.name, s.labels), s.value]));
+}
+
 function series(name: string, labels: Record<string, string> = {}): string {
-  const pairs = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  const pairs = Object.entries(labels)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}="${v}"`);
   return pairs.length === 0 ? name : `${name}{${pairs.join(',')}}`;
+}
+
+/** The samples of metric `name` (histograms: `name_bucket` etc. are names of their own). */
+function family(text: string, name: string): Sample[] {
+  return parse(text).filter((s) => s.name === name);
 }
 
 function value(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -62,13 +89,34 @@ function value(text: string, name: string, labels: Record<string, string> = {}):
 const A = 'http://a.test/';
 const B = 'http://b.test/';
 const C = 'https://c.test/';
+const GATEWAY = 'icmp://gateway';
+const ANCHOR = 'icmp://1.1.1.1';
+const TCP = 'tcp://1.1.1.1:443';
+const DNS = 'dns://9.9.9.9/example.com?type=A';
 
-function sourceConfig(uri: string): SourceConfig {
-  return {
-    source: { kind: 'http', uri, url: new URL(uri) },
-    engine: 'http',
-    options: { timeoutMs: 1500, followRedirects: false, maxRedirects: 10, insecure: false },
-  };
+/** A configured source of any kind, as the config loader makes it (its layer the default unless given). */
+function sourceConfig(uri: string, layer?: Layer): SourceConfig {
+  const parsed = parseSource(uri);
+  assert.ok(parsed.ok, `${uri}: ${parsed.ok ? '' : parsed.message}`);
+  const source = parsed.value;
+  assert.equal(source.uri, uri, 'tests name sources by their canonical URI');
+  const common = { layer: layer ?? defaultLayer(source) };
+  switch (source.kind) {
+    case 'http':
+      return {
+        ...common,
+        kind: 'http',
+        source,
+        engine: 'http',
+        options: { timeoutMs: 1500, followRedirects: false, maxRedirects: 10, insecure: false },
+      };
+    case 'icmp':
+      return { ...common, kind: 'icmp', source, options: { timeoutMs: 1500, count: 4 } };
+    case 'tcp':
+      return { ...common, kind: 'tcp', source, options: { timeoutMs: 1500 } };
+    case 'dns':
+      return { ...common, kind: 'dns', source, options: { timeoutMs: 1500 } };
+  }
 }
 
 function ok(source: string, ms: Partial<ProbeResult> = {}): ProbeResult {
@@ -102,14 +150,33 @@ function refused(source: string): ProbeResult {
   };
 }
 
+/** An icmp:// probe with these echo round trips (null: lost); mean RTT as its total, as fping's prober. */
+function echoes(source: string, samplesMs: (number | null)[]): ProbeResult {
+  const replies = samplesMs.filter((s): s is number => s !== null);
+  const common = { source, dnsMs: null, connectMs: null, tlsMs: null, ttfbMs: null, samplesMs };
+  if (replies.length === 0)
+    return { ...common, disconnected: true, status: null, error: 'timeout', totalMs: 1000, remoteIp: null };
+  const totalMs = replies.reduce((a, b) => a + b, 0) / replies.length;
+  return { ...common, disconnected: false, status: null, error: null, totalMs, remoteIp: '192.0.2.9' };
+}
+
+/** A tcp:// or dns:// probe that got its answer: no HTTP status. */
+function answered(source: string, ms: Partial<ProbeResult> = {}): ProbeResult {
+  return ok(source, { status: null, ttfbMs: null, ...ms });
+}
+
+/** A cycle as the agent publishes it: each result with its source's configured layer. */
 function cycle(probeId: number, results: ProbeResult[], agent = 'unit'): CycleRecord {
-  return { agent, probeId, ts: new Date(probeId * 1000), results };
+  const layered = results.map((r) => ({ ...r, layer: sourceConfig(r.source).layer }));
+  return { agent, probeId, ts: new Date(probeId * 1000), results: layered };
 }
 
 interface Harness {
   readonly live: LiveHub;
   /** The configured sources (a reload changes them). */
   sources: string[];
+  /** Layers set by hand (the others are the defaults). */
+  layers: Record<string, Layer>;
   agentName: string;
   /** The running scheduler (a reload with a new interval replaces it). */
   scheduler: { stats: SchedulerStats };
@@ -129,6 +196,7 @@ async function withExporter(fn: (h: Harness) => Promise<void>): Promise<void> {
   const h = {
     live,
     sources: [A, B, C],
+    layers: {},
     agentName: 'unit',
     scheduler: { stats: { ticks: 0, skipped: 0, clockSteps: 0 } },
     stats: {
@@ -147,7 +215,11 @@ async function withExporter(fn: (h: Harness) => Promise<void>): Promise<void> {
     reader: { query: async () => ({ rows: [{ '?column?': 1 }] }) } as unknown as Queryable,
   } as Harness;
   const deps: ExporterDeps = {
-    config: () => ({ agent: h.agentName, intervalMs: 1000, sources: h.sources.map(sourceConfig) }),
+    config: () => ({
+      agent: h.agentName,
+      intervalMs: 1000,
+      sources: h.sources.map((uri) => sourceConfig(uri, h.layers[uri])),
+    }),
     live,
     agent: {
       get scheduler() {
@@ -289,11 +361,140 @@ describe('exporter: metrics from the live hub', () => {
       // A cycle started before the reload finishes with the removed source: it must not come back.
       h.live.publishCycle(cycle(2, [ok(A), refused(B), ok(C)]));
       assert.doesNotMatch(await h.metrics(), /b\.test/);
+      // An icmp source with its echo series, then a reload removing it and moving C to another layer.
+      h.sources = [A, C, ANCHOR];
+      h.live.publishCycle(cycle(3, [ok(A), ok(C, { certExpiresAt: 1_900_000_000 }), echoes(ANCHOR, [1, 2])]));
+      const withAnchor = await h.metrics();
+      assert.equal(value(withAnchor, 'wmn_probe_icmp_jitter_seconds', { source: ANCHOR }), 0.001);
+      assert.equal(value(withAnchor, 'wmn_source_layer_info', { source: C, layer: 'service' }), 1);
+      h.sources = [A, C];
+      h.layers = { [C]: 'isp' };
+      const reloaded = await h.metrics();
+      assert.ok(
+        !parse(reloaded).some((s) => s.labels.source === ANCHOR),
+        'no series of the removed icmp source',
+      );
+      assert.deepEqual(
+        family(reloaded, 'wmn_source_layer_info').map((s) => [s.labels.source, s.labels.layer]),
+        [
+          [A, 'service'],
+          [C, 'isp'],
+        ],
+      );
+      assert.equal(value(reloaded, 'probe_ssl_earliest_cert_expiry', { source: C }), 1_900_000_000);
       // A renamed agent: the old name's series go, the new name's start at zero.
       h.agentName = 'renamed';
       const renamed = await h.metrics();
       assert.doesNotMatch(renamed, /agent="unit"/);
       assert.equal(value(renamed, 'wmn_cycles_total', { agent: 'renamed' }), 0);
+    });
+  });
+
+  it('exports certificate expiry, layers, and icmp/tcp/dns sources without HTTP series', async (t) => {
+    await withExporter(async (h) => {
+      h.sources = [A, C, GATEWAY, ANCHOR, TCP, DNS];
+      const expiry = 1_900_000_000;
+      h.live.publishCycle(
+        cycle(100, [
+          ok(A),
+          ok(C, { dnsMs: 1, tlsMs: 3, certExpiresAt: expiry }),
+          echoes(GATEWAY, [1, 2]),
+          echoes(ANCHOR, [10, null, 14, 11]),
+          answered(TCP, { connectMs: 5, totalMs: 5 }),
+          answered(DNS, { connectMs: null, totalMs: 8 }),
+        ]),
+      );
+      const text = await h.metrics();
+      // Certificates: the expiry as blackbox_exporter gives it, only where one was presented.
+      assert.deepEqual(family(text, 'probe_ssl_earliest_cert_expiry'), [
+        { name: 'probe_ssl_earliest_cert_expiry', labels: { source: C }, value: expiry },
+      ]);
+      // Layers: one info series per configured source, defaults from the URI.
+      assert.deepEqual(
+        family(text, 'wmn_source_layer_info').map((s) => [s.labels.source, s.labels.layer, s.value]),
+        [
+          [A, 'service', 1],
+          [C, 'service', 1],
+          [GATEWAY, 'lan', 1],
+          [ANCHOR, 'internet', 1],
+          [TCP, 'internet', 1],
+          [DNS, 'dns', 1],
+        ],
+      );
+      // Sources other than HTTP: a success and a duration, never an HTTP status or HTTP phase.
+      for (const source of [GATEWAY, ANCHOR, TCP, DNS]) {
+        assert.equal(value(text, 'probe_success', { source }), 1, source);
+        assert.equal(value(text, 'probe_http_status_code', { source }), undefined, source);
+        assert.ok(!family(text, 'probe_http_duration_seconds').some((s) => s.labels.source === source));
+      }
+      assert.equal(value(text, 'probe_duration_seconds', { source: TCP }), 0.005);
+      assert.equal(value(text, 'probe_duration_seconds', { source: ANCHOR }), (10 + 14 + 11) / 3 / 1000);
+      // The connect that happened still feeds the phase distribution.
+      assert.equal(value(text, 'wmn_probe_phase_seconds_count', { source: TCP, phase: 'connect' }), 1);
+      // Echoes: every request and reply counted; jitter = mean |difference| of consecutive replies.
+      assert.equal(value(text, 'wmn_probe_icmp_requests_total', { source: ANCHOR }), 4);
+      assert.equal(value(text, 'wmn_probe_icmp_replies_total', { source: ANCHOR }), 3);
+      assert.equal(value(text, 'wmn_probe_icmp_jitter_seconds', { source: ANCHOR }), (4 + 3) / 2 / 1000);
+      assert.equal(value(text, 'wmn_probe_icmp_requests_total', { source: GATEWAY }), 2);
+      assert.equal(value(text, 'wmn_probe_icmp_jitter_seconds', { source: GATEWAY }), 0.001);
+      for (const source of [A, C, TCP, DNS])
+        assert.equal(value(text, 'wmn_probe_icmp_requests_total', { source }), undefined, source);
+      assert.equal(value(text, 'wmn_diagnosis', { agent: 'unit', diagnosis: 'ok' }), 1);
+
+      // Every echo lost, the https server refused: no certificate shown, no jitter, the loss counted.
+      h.live.publishCycle(
+        cycle(101, [
+          ok(A),
+          refused(C),
+          echoes(GATEWAY, [1, 1]),
+          echoes(ANCHOR, [null, null, null, null]),
+          answered(TCP),
+          answered(DNS),
+        ]),
+      );
+      const later = await h.metrics();
+      assert.deepEqual(family(later, 'probe_ssl_earliest_cert_expiry'), []);
+      assert.equal(value(later, 'probe_success', { source: ANCHOR }), 0);
+      assert.equal(value(later, 'wmn_probe_icmp_jitter_seconds', { source: ANCHOR }), undefined);
+      assert.equal(value(later, 'wmn_probe_icmp_jitter_seconds', { source: GATEWAY }), 0);
+      assert.equal(value(later, 'wmn_probe_icmp_requests_total', { source: ANCHOR }), 8);
+      assert.equal(value(later, 'wmn_probe_icmp_replies_total', { source: ANCHOR }), 3);
+      assert.equal(value(later, 'wmn_probe_failures_total', { source: ANCHOR, error: 'timeout' }), 1);
+      assert.equal(value(later, 'wmn_diagnosis', { agent: 'unit', diagnosis: 'partial' }), 1);
+      if (!need(t, existsSync(PROMTOOL), NO_PROMTOOL)) return;
+      assertLintClean(text);
+    });
+  });
+
+  it('shows the latest diagnosis one-hot, every kind always present', async () => {
+    await withExporter(async (h) => {
+      h.sources = [GATEWAY, ANCHOR, C];
+      const shownKinds = (text: string) =>
+        Object.fromEntries(family(text, 'wmn_diagnosis').map((s) => [s.labels.diagnosis, s.value]));
+      const none = Object.fromEntries(DIAGNOSES.map((k) => [k, 0]));
+      const only = (kind: string) => ({ ...none, [kind]: 1 });
+      assert.deepEqual(shownKinds(await h.metrics()), none, 'all 0 before the first cycle');
+      // The gateway answers, nothing beyond it does: the ISP.
+      h.live.publishCycle(cycle(10, [echoes(GATEWAY, [1]), echoes(ANCHOR, [null]), refused(C)]));
+      assert.deepEqual(shownKinds(await h.metrics()), only('isp'));
+      // The gateway fails too: the LAN.
+      h.live.publishCycle(cycle(11, [echoes(GATEWAY, [null]), echoes(ANCHOR, [null]), refused(C)]));
+      assert.deepEqual(shownKinds(await h.metrics()), only('lan'));
+      // An older cycle finishing late counts, but does not replace the latest diagnosis.
+      h.live.publishCycle(cycle(9, [echoes(GATEWAY, [1]), echoes(ANCHOR, [1]), ok(C)]));
+      assert.deepEqual(shownKinds(await h.metrics()), only('lan'));
+      h.live.publishCycle(cycle(12, [echoes(GATEWAY, [1]), echoes(ANCHOR, [1]), ok(C)]));
+      const text = await h.metrics();
+      assert.deepEqual(shownKinds(text), only('ok'));
+      assert.ok(family(text, 'wmn_diagnosis').every((s) => s.labels.agent === 'unit'));
+      // A renamed agent: the old name's series go, the new name's start at 0.
+      h.agentName = 'renamed';
+      const renamed = await h.metrics();
+      assert.deepEqual(
+        family(renamed, 'wmn_diagnosis').map((s) => s.labels.agent),
+        DIAGNOSES.map(() => 'renamed'),
+      );
+      assert.deepEqual(shownKinds(renamed), none);
     });
   });
 
@@ -590,6 +791,11 @@ describe('exporter end to end: wmn run scraped by a real Prometheus', () => {
           assert.equal(await settled(p, at(goodSource)), 1, job);
           assert.equal(await settled(p, at(refusedSource)), 0, job);
           assert.equal(await settled(p, `wmn_down{job="${job}"}`), 0, job);
+          // One of two sources refused: the connection works, partly.
+          assert.equal(await settled(p, `wmn_diagnosis{job="${job}",diagnosis="partial"}`), 1, job);
+          assert.equal(await settled(p, `wmn_diagnosis{job="${job}",diagnosis="ok"}`), 0, job);
+          const layer = `wmn_source_layer_info{job="${job}",source="${goodSource}",layer="internet"}`;
+          assert.equal(await settled(p, layer), 1, job);
           const connect = await settled(
             p,
             `probe_http_duration_seconds{job="${job}",source="${goodSource}",phase="connect"}`,

@@ -45,7 +45,7 @@ export function createExporter(deps: ExporterDeps): Exporter {
   /** Series follow the configuration: sources added or removed, the agent renamed by a reload. */
   const sync = () => {
     const config = deps.config();
-    sources.sync(config.sources.map((s) => s.source.uri));
+    sources.sync(config.sources.map((s) => ({ uri: s.source.uri, kind: s.kind, layer: s.layer })));
     agent.sync(config.agent);
   };
   sync();

@@ -4,8 +4,10 @@
  * URI: results of a source a reload removed are ignored, and its series vanish.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { ERROR_CLASSES, type ProbeResult } from '../probes/types.js';
+import type { Layer } from '../diagnosis/layers.js';
+import { ERROR_CLASSES, type ProbeResult, type SourceKind } from '../probes/types.js';
 import type { CycleRecord } from '../store/types.js';
+import { icmpMetrics } from './icmp.js';
 import { httpPhases, PHASES } from './phases.js';
 
 /** Seconds; from a cached DNS answer or a LAN hop (~0.1 ms) to a probe's timeout. */
@@ -13,11 +15,18 @@ export const PHASE_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 ];
 
+/** A configured source, as far as its series depend on it. */
+export interface ExportedSource {
+  readonly uri: string;
+  readonly kind: SourceKind;
+  readonly layer: Layer;
+}
+
 export interface SourceMetrics {
   /** Counts one finished cycle; the latest-probe gauges follow the newest cycle (by probe_id). */
   observe(cycle: CycleRecord): void;
   /** Matches the series to the configured sources: new ones start at zero, removed ones vanish. */
-  sync(sources: readonly string[]): void;
+  sync(sources: readonly ExportedSource[]): void;
 }
 
 export function sourceMetrics(registry: Registry): SourceMetrics {
@@ -30,7 +39,7 @@ export function sourceMetrics(registry: Registry): SourceMetrics {
   });
   const status = new Gauge({
     name: 'probe_http_status_code',
-    help: 'HTTP status of the latest probe of the source; absent when it got no response.',
+    help: 'HTTP status of the latest probe of the source; absent when it got no response, and for sources other than HTTP(S).',
     labelNames: ['source'],
     registers,
   });
@@ -46,9 +55,21 @@ export function sourceMetrics(registry: Registry): SourceMetrics {
     labelNames: ['source'],
     registers,
   });
+  const certExpiry = new Gauge({
+    name: 'probe_ssl_earliest_cert_expiry',
+    help: 'Earliest expiry (unix seconds) of the certificates the server presented to the latest probe; absent when it presented none.',
+    labelNames: ['source'],
+    registers,
+  });
+  const layerInfo = new Gauge({
+    name: 'wmn_source_layer_info',
+    help: 'Always 1; the layer label is where the source sits on the path out (lan, isp, dns, internet, service).',
+    labelNames: ['source', 'layer'],
+    registers,
+  });
   const phases = new Histogram({
     name: 'wmn_probe_phase_seconds',
-    help: 'Distribution of the HTTP probe phases (blackbox_exporter names) that happened.',
+    help: 'Distribution of the probe phases (blackbox_exporter names) that happened.',
     labelNames: ['source', 'phase'],
     buckets: PHASE_BUCKETS,
     registers,
@@ -66,59 +87,75 @@ export function sourceMetrics(registry: Registry): SourceMetrics {
     labelNames: ['source', 'error'],
     registers,
   });
+  const icmp = icmpMetrics(registry);
 
-  const configured = new Set<string>();
+  const configured = new Map<string, ExportedSource>();
   /** probe_id of the cycle the latest-probe gauges show, per source. */
   const shown = new Map<string, number>();
 
-  const showLatest = (source: string, r: ProbeResult) => {
-    success.set({ source }, r.disconnected ? 0 : 1);
-    if (r.status === null) status.remove({ source });
-    else status.set({ source }, r.status);
-    total.set({ source }, r.totalMs / 1000);
-    const measured = new Map(httpPhases(r));
+  const showLatest = (source: ExportedSource, r: ProbeResult) => {
+    const labels = { source: source.uri };
+    success.set(labels, r.disconnected ? 0 : 1);
+    if (r.status === null) status.remove(labels);
+    else status.set(labels, r.status);
+    total.set(labels, r.totalMs / 1000);
+    if (r.certExpiresAt === undefined) certExpiry.remove(labels);
+    else certExpiry.set(labels, r.certExpiresAt);
+    // The name says HTTP: a TCP connect or an echo is not an HTTP probe's phase.
+    const measured = new Map(source.kind === 'http' ? httpPhases(r) : []);
     for (const name of PHASES) {
       const seconds = measured.get(name);
-      if (seconds === undefined) phase.remove({ source, phase: name });
-      else phase.set({ source, phase: name }, seconds);
+      if (seconds === undefined) phase.remove({ ...labels, phase: name });
+      else phase.set({ ...labels, phase: name }, seconds);
     }
+    if (source.kind === 'icmp') icmp.show(source.uri, r.samplesMs);
   };
 
-  const forget = (source: string) => {
-    for (const gauge of [success, status, total]) gauge.remove({ source });
+  const forget = ({ uri: source, layer }: ExportedSource) => {
+    for (const gauge of [success, status, total, certExpiry]) gauge.remove({ source });
+    layerInfo.remove({ source, layer });
     responses.remove({ source });
     for (const name of PHASES) {
       phase.remove({ source, phase: name });
       phases.remove({ source, phase: name });
     }
     for (const error of ERROR_CLASSES) failures.remove({ source, error });
+    icmp.forget(source);
     shown.delete(source);
   };
 
   return {
     observe(cycle) {
       for (const r of cycle.results) {
+        const exported = configured.get(r.source);
+        if (exported === undefined) continue;
         const { source } = r;
-        if (!configured.has(source)) continue;
         if (r.error !== null) failures.inc({ source, error: r.error });
         for (const [name, seconds] of httpPhases(r)) phases.observe({ source, phase: name }, seconds);
         if (!r.disconnected) responses.observe({ source }, r.totalMs / 1000);
+        if (exported.kind === 'icmp') icmp.count(source, r.samplesMs);
         if (cycle.probeId >= (shown.get(source) ?? Number.NEGATIVE_INFINITY)) {
           shown.set(source, cycle.probeId);
-          showLatest(source, r);
+          showLatest(exported, r);
         }
       }
     },
     sync(sources) {
-      const next = new Set(sources);
-      for (const source of configured) if (!next.has(source)) forget(source);
-      for (const source of next) {
-        if (configured.has(source)) continue;
+      const next = new Map(sources.map((s) => [s.uri, s]));
+      for (const [uri, old] of configured) {
+        const now = next.get(uri);
+        if (now === undefined) forget(old);
+        else if (now.layer !== old.layer) layerInfo.remove({ source: uri, layer: old.layer });
+      }
+      for (const s of next.values()) {
+        layerInfo.set({ source: s.uri, layer: s.layer }, 1);
+        if (configured.has(s.uri)) continue;
         // Every class at 0 from the start, so increase() sees a source's first failure.
-        for (const error of ERROR_CLASSES) failures.inc({ source, error }, 0);
+        for (const error of ERROR_CLASSES) failures.inc({ source: s.uri, error }, 0);
+        if (s.kind === 'icmp') icmp.start(s.uri);
       }
       configured.clear();
-      for (const source of next) configured.add(source);
+      for (const [uri, s] of next) configured.set(uri, s);
     },
   };
 }

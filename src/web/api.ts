@@ -3,7 +3,7 @@
  * request's parameters checked first (src/web/query.ts) and bound, never spliced into SQL. Series are
  * answered as columns (one array per field, times in unix seconds), the shape the charts draw.
  *
- *   /api/state                                    the agent's state now (database) and its latest cycle (live)
+ *   /api/state                                    the agent's state and diagnosis (database), its latest cycle (live)
  *   /api/summary?range=24h | from=…&to=…          uptime, coverage, cycles, downtime
  *   /api/outages?range=…&limit=50                 outages overlapping the range, newest first
  *   /api/series?range=…&step=60                   availability per step, and per source loss and phases
@@ -14,6 +14,7 @@
  */
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { read } from '../analysis/db.js';
 import {
   agentSeries,
   agentState,
@@ -23,6 +24,9 @@ import {
   smokeBands,
   sourceSeries,
 } from '../analysis/index.js';
+import { DIAGNOSES, type DiagnosisKind } from '../diagnosis/diagnose.js';
+import type { Layer } from '../diagnosis/layers.js';
+import { spanText } from '../diagnosis/span.js';
 import { errorText } from '../log.js';
 import { StoreError } from '../store/types.js';
 import { cycleEvent } from './events.js';
@@ -81,7 +85,10 @@ export function apiHandler(deps: RouteDeps) {
 async function state(_query: Query, deps: RouteDeps, agent: string) {
   const config = deps.config();
   const own = agent === config.agent;
-  const [row] = await agentState(deps.store.reader, [agent]);
+  const [[row], diagnosis] = await Promise.all([
+    agentState(deps.store.reader, [agent]),
+    storedDiagnosis(deps, agent),
+  ]);
   const live = own ? deps.live.lastCycle() : null;
   return {
     agent,
@@ -89,10 +96,39 @@ async function state(_query: Query, deps: RouteDeps, agent: string) {
     intervalS: own ? config.intervalMs / 1000 : (row?.intervalS ?? null),
     /** As the database has it (`wmn_agent_state`); null before the agent's first stored cycle. */
     state: row ?? null,
+    /** The diagnosis of the latest stored cycle; null before the first, or for cycles stored without one. */
+    diagnosis,
     /** The latest finished cycle, from memory (this process's agent only). */
     live: live && cycleEvent(live),
     sources: own ? config.sources.map((s) => s.source.uri) : [],
   };
+}
+
+/**
+ * The latest stored cycle's diagnosis, in words. wmn_agent_state does not carry it; wmn_cycles keeps the
+ * kind, and the cycle's raw rows (while retention keeps them) give the evidence the sentence names.
+ */
+async function storedDiagnosis(
+  deps: RouteDeps,
+  agent: string,
+): Promise<{ kind: DiagnosisKind; text: string } | null> {
+  const [row] = await read<{
+    diagnosis: string | null;
+    results: { source: string; layer: Layer | null; disconnected: boolean; error: string | null }[];
+  }>(
+    deps.store.reader,
+    'wmn_cycles',
+    `SELECT c.diagnosis,
+            (SELECT coalesce(json_agg(json_build_object('source', f.source, 'layer', f.layer,
+                                                        'disconnected', f.disconnected, 'error', f.error)), '[]')
+               FROM favicon_metrics f WHERE f.agent = c.agent AND f.probe_id = c.probe_id) AS results
+       FROM wmn_cycles c WHERE c.agent = $1 ORDER BY c.ts DESC LIMIT 1`,
+    [agent],
+  );
+  const kind = DIAGNOSES.find((k) => k === row?.diagnosis);
+  if (row === undefined || kind === undefined) return null;
+  const evidence = row.results.map(({ layer, ...r }) => (layer === null ? r : { ...r, layer }));
+  return { kind, text: spanText(kind, evidence) };
 }
 
 async function summary(query: Query, deps: RouteDeps, agent: string) {

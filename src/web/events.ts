@@ -7,6 +7,9 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { waitMs } from '../analysis/index.js';
+import { describeDiagnosis } from '../diagnosis/describe.js';
+import { type DiagnosisKind, diagnose, isDown } from '../diagnosis/diagnose.js';
+import type { Layer } from '../diagnosis/layers.js';
 import type { CycleRecord } from '../store/types.js';
 import { SECURITY_HEADERS } from './respond.js';
 import type { RouteDeps } from './routes.js';
@@ -17,13 +20,19 @@ export interface CycleEvent {
   readonly agent: string;
   readonly probe_id: number;
   readonly ts: string;
-  /** DOWN when every source failed (`disconnected`), as the SQL definition reads a stored cycle. */
+  /** DOWN when every source of the internet layers failed, as the SQL definition reads a stored cycle. */
   readonly state: 'UP' | 'DOWN';
+  /** Where it broke (src/diagnosis): the kind and the sentence saying it. */
+  readonly diagnosis: { readonly kind: DiagnosisKind; readonly text: string };
   readonly sources: readonly {
     readonly source: string;
     readonly disconnected: boolean;
     readonly error: string | null;
     readonly status: number | null;
+    /** Where the source sits on the path out; null in cycles spooled before layers existed. */
+    readonly layer: Layer | null;
+    /** https: the earliest expiry (unix seconds) of the certificates presented; null when none was. */
+    readonly cert_expires_at: number | null;
     readonly phases: {
       readonly dns: number | null;
       readonly connect: number | null;
@@ -41,18 +50,26 @@ export const MAX_CLIENTS = 64;
 /** Bytes a client may leave unread before it is dropped (a stalled phone must not hold memory). */
 const MAX_BUFFERED = 256 * 1024;
 
+function diagnosisOf(cycle: CycleRecord): CycleEvent['diagnosis'] {
+  const d = diagnose(cycle.results);
+  return { kind: d.kind, text: describeDiagnosis(d) };
+}
+
 export function cycleEvent(cycle: CycleRecord): CycleEvent {
   const ms = (v: number | null) => (v === null ? null : Math.round(v * 1000) / 1000);
   return {
     agent: cycle.agent,
     probe_id: cycle.probeId,
     ts: cycle.ts.toISOString(),
-    state: cycle.results.length > 0 && cycle.results.every((r) => r.disconnected) ? 'DOWN' : 'UP',
+    state: isDown(cycle.results) ? 'DOWN' : 'UP',
+    diagnosis: diagnosisOf(cycle),
     sources: cycle.results.map((r) => ({
       source: r.source,
       disconnected: r.disconnected,
       error: r.error,
       status: r.status,
+      layer: r.layer ?? null,
+      cert_expires_at: r.certExpiresAt ?? null,
       phases: {
         dns: ms(r.dnsMs),
         connect: ms(r.connectMs),

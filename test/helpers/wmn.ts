@@ -69,6 +69,21 @@ export function startWmn(configFile: string, env: NodeJS.ProcessEnv = {}): Runni
   };
 }
 
+/** A source URI, or a source with options (`{ url, ca_file: '/path/ca.pem' }`), as the config file takes it. */
+export type SourceEntry =
+  | string
+  | { readonly url: string; readonly [option: string]: string | number | boolean };
+
+/** A `sources:` entry as YAML lines (values as JSON, which YAML reads as they are). */
+function sourceLines(entry: SourceEntry): string[] {
+  if (typeof entry === 'string') return [`  - ${entry}`];
+  const { url, ...options } = entry;
+  return [
+    `  - url: ${JSON.stringify(url)}`,
+    ...Object.entries(options).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`),
+  ];
+}
+
 /**
  * Writes `<dir>/<name>.yaml`: an agent (named `agent`, default `name`) probing `sources` with the http
  * engine, its state in `<dir>/<name>`, then `lines` as further keys. Resolves with the file's path.
@@ -76,14 +91,18 @@ export function startWmn(configFile: string, env: NodeJS.ProcessEnv = {}): Runni
 export async function writeAgentConfig(
   dir: string,
   name: string,
-  opts: { readonly agent?: string; readonly sources: readonly string[]; readonly lines?: readonly string[] },
+  opts: {
+    readonly agent?: string;
+    readonly sources: readonly SourceEntry[];
+    readonly lines?: readonly string[];
+  },
 ): Promise<string> {
   const file = join(dir, `${name}.yaml`);
   const body = [
     `agent: ${opts.agent ?? name}`,
     'engine: http',
     'sources:',
-    ...opts.sources.map((s) => `  - ${s}`),
+    ...opts.sources.flatMap(sourceLines),
     `data_dir: ${join(dir, name)}`,
     ...(opts.lines ?? []),
   ];

@@ -30,6 +30,10 @@ const app = {
   current: null,
   /** The row of wmn_agent_state (the database's view), or null. */
   stored: null,
+  /** The latest stored cycle's diagnosis ({ kind, text }), until a live cycle brings a newer one. */
+  storedDiagnosis: null,
+  /** Each source's latest known certificate expiry (unix s): a failed probe sees no certificate. */
+  certs: new Map(),
   lastCycle: null,
   /** performance.now() when the latest cycle arrived: no cycle for three intervals is STALE. */
   lastArrival: 0,
@@ -170,6 +174,7 @@ async function refreshState() {
   app.agent = res.agent;
   if (res.intervalS) app.intervalS = res.intervalS;
   app.stored = res.state;
+  app.storedDiagnosis = res.diagnosis ?? null;
   $('#agent').textContent = res.agent;
   if (res.live) onCycle(res.live, false);
   reconcileSince();
@@ -202,6 +207,7 @@ function renderState() {
     $('#state-text').textContent = WORD[state];
     document.title = `${WORD[state]} · wmn ${app.agent}`;
   }
+  renderDiagnosis(state);
   let since = '';
   if (state === 'STALE') {
     const last = app.lastCycle ? Date.parse(app.lastCycle.ts) : Date.parse(app.stored?.lastCycleAt ?? '');
@@ -216,6 +222,29 @@ function renderState() {
   $('#since').textContent = since;
 }
 
+function renderDiagnosis(state) {
+  const d = app.lastCycle?.diagnosis ?? app.storedDiagnosis;
+  const el = $('#diagnosis');
+  el.hidden = !d || state === 'unknown';
+  if (!d) return;
+  // Once the cycles stop, the sentence is history, not the state now.
+  const text = state === 'STALE' ? `Last cycle: ${d.text}` : d.text;
+  if (el.textContent !== text) el.textContent = text;
+  el.dataset.kind = d.kind;
+}
+
+/** "cert 38 d", or null when no certificate of the source is known. */
+function certDays(source) {
+  const expiresAt = app.certs.get(source);
+  if (expiresAt === undefined) return null;
+  const days = Math.floor((expiresAt * 1000 - nowMs()) / 86_400_000);
+  const el = span('cert', days < 0 ? 'cert expired' : `cert ${days} d`);
+  el.title = `certificate expires ${new Date(expiresAt * 1000).toISOString().slice(0, 10)}`;
+  if (days < 0) el.dataset.expired = 'true';
+  else if (days < 14) el.dataset.soon = 'true';
+  return el;
+}
+
 function renderLatest(cycle) {
   $('#latest-at').textContent = `at ${fmtTime(Date.parse(cycle.ts))}`;
   const list = $('#latest');
@@ -227,10 +256,19 @@ function renderLatest(cycle) {
       mark.setAttribute('aria-hidden', 'true');
       const result = r.disconnected
         ? `failed: ${r.error}`
-        : `${r.status}${r.error ? ` (${r.error})` : ''} in ${fmtMs(r.phases.total)}`;
+        : `${r.status ?? 'answered'}${r.error ? ` (${r.error})` : ''} in ${fmtMs(r.phases.total)}`;
       const name = span('src', r.source);
       name.title = r.source;
-      item.append(mark, name, span('res', result));
+      item.dataset.source = r.source;
+      item.append(mark, name);
+      if (r.layer) {
+        const layer = span('layer', r.layer);
+        layer.title = 'layer: where the source sits on the path out';
+        item.append(layer);
+      }
+      item.append(span('res', result));
+      const cert = certDays(r.source);
+      if (cert) item.append(cert);
       return item;
     }),
   );
@@ -248,6 +286,8 @@ function onCycle(cycle, live = true) {
   const ts = Date.parse(cycle.ts);
   app.lastCycle = cycle;
   app.lastArrival = performance.now();
+  for (const r of cycle.sources)
+    if (typeof r.cert_expires_at === 'number') app.certs.set(r.source, r.cert_expires_at);
   app.recent.push(cycle);
   while (app.recent.length > 0 && app.recent[0].probe_id < cycle.probe_id - 600) app.recent.shift();
   if (app.current?.state !== cycle.state) {
@@ -364,6 +404,10 @@ function outageRow(outage) {
   cell(outage.ongoing ? span('ongoing', 'ongoing') : fmtTime(Date.parse(outage.endedAt)));
   const duration = cell(outageDuration(outage));
   duration.className = 'duration';
+  // Outages recorded before diagnoses were have none.
+  const diagnosis = cell(outage.diagnosis ? outage.diagnosis.text : '—');
+  diagnosis.className = 'diagnosis';
+  if (outage.diagnosis) row.dataset.diagnosis = outage.diagnosis.kind;
   const classes = cell(
     ...outage.errors.flatMap((e, i) => (i === 0 ? [span('tag', e)] : [' ', span('tag', e)])),
   );
