@@ -6,7 +6,8 @@
  * cases), runs on the machine's real PostgreSQL as a read-only role set up by deploy/sql/roles.sql,
  * over the seeded dataset (test/helpers/seed.ts), on ranges that read single cycles, minute rollups and
  * hour rollups; returns the columns its panel's options name; and, for the key panels, exactly the
- * hand-worked figures. An empty database must not break any panel, and a 90-day view must give the
+ * hand-worked figures, where each outage broke and the certificates of agent lab (layers, diagnoses and
+ * certificate expiry, migration 003) included. An empty database must not break any panel, and a 90-day view must give the
  * same answers after every raw row is gone (it reads rollups only). The JSON is checked against a
  * schema of the parts of Grafana's dashboard model the dashboards use.
  */
@@ -19,6 +20,7 @@ import { promisify } from 'node:util';
 import type pg from 'pg';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { DIAGNOSES } from '../src/diagnosis/diagnose.js';
 import { MIGRATIONS_DIR, runMigrations } from '../src/store/migrate.js';
 import { TEST_PG_URL } from './helpers/env.js';
 import {
@@ -39,12 +41,24 @@ import {
 import { withClient, withTestDatabase } from './helpers/pg.js';
 import {
   EXPECTED,
+  insertRows,
+  LAB_AGENT,
+  LAB_ANCHOR,
+  LAB_CERT_DAYS,
+  LAB_EXPECTED,
+  LAB_FAR,
+  LAB_FROM,
+  LAB_LAYERS,
+  LAB_SITE,
+  LAB_SOURCES,
+  LAB_TO,
   SEED_FROM,
   SEED_TO,
   type SeedRow,
   SOURCE_A,
   SOURCE_B,
   seedDataset,
+  seedLab,
   seedRows,
 } from './helpers/seed.js';
 
@@ -188,6 +202,18 @@ const BarChartPanel = z.object({
     tooltip: Tooltip,
   }),
 });
+const StateTimelinePanel = z.object({
+  ...panelBase,
+  type: z.literal('state-timeline'),
+  options: z.object({
+    mergeValues: z.boolean(),
+    showValue: z.enum(['auto', 'always', 'never']),
+    alignValue: z.enum(['left', 'center', 'right']),
+    rowHeight: z.number().gt(0).max(1),
+    legend: Legend,
+    tooltip: Tooltip,
+  }),
+});
 const DataPanel = z.discriminatedUnion('type', [
   StatPanel,
   BarGaugePanel,
@@ -195,6 +221,7 @@ const DataPanel = z.discriminatedUnion('type', [
   TablePanel,
   HeatmapPanel,
   BarChartPanel,
+  StateTimelinePanel,
 ]);
 const RowPanel = z.strictObject({
   id: z.int().positive(),
@@ -335,7 +362,8 @@ describe('Grafana dashboards (deploy/grafana/dashboards)', () => {
           // Grafana 12 strips SQL comments before interpolating, earlier versions do not: with none,
           // every version runs the same statement.
           assert.doesNotMatch(t.rawSql, /--|\/\*/, `${file}: ${p.title}: no SQL comments`);
-          if (p.type === 'timeseries' || p.type === 'heatmap') assert.equal(t.format, 'time_series', p.title);
+          if (['timeseries', 'heatmap', 'state-timeline'].includes(p.type))
+            assert.equal(t.format, 'time_series', p.title);
         }
         if (p.repeat) assert.ok(d.templating.list.some((v) => v.name === p.repeat && v.type === 'query'));
       }
@@ -404,6 +432,40 @@ describe('Grafana dashboards (deploy/grafana/dashboards)', () => {
         .map((p) => p.title),
       ['Target $target %', 'SLA verdict'],
     );
+  });
+
+  it('name every diagnosis the same way wherever one is shown', async () => {
+    const dashboards = await loadDashboards();
+    const overview = dashboards.get('wmn-overview.json')!;
+    const byTitle = (d: Dashboard, title: string) => dataPanels(d).find((p) => p.title === title)!;
+    const texts = (p: DataPanel): Record<string, { text?: string; color?: string }> => {
+      const override = p.fieldConfig.overrides.find((o) => o.matcher.options === 'diagnosis');
+      const mappings = (override?.properties.find((x) => x.id === 'mappings')?.value ??
+        p.fieldConfig.defaults.mappings) as { options: Record<string, { text?: string; color?: string }> }[];
+      return mappings[0]!.options;
+    };
+    const reference = texts(byTitle(overview, 'Recent outages'));
+    assert.deepEqual(Object.keys(reference).sort(), [...DIAGNOSES].sort(), 'a text for every diagnosis');
+    for (const [d, title] of [
+      [overview, 'Diagnosis now'],
+      [dashboards.get('wmn-sla.json')!, 'Outages, to the second'],
+    ] as const) {
+      const own = texts(byTitle(d, title));
+      for (const kind of DIAGNOSES) assert.deepEqual(own[kind], reference[kind], `${title}: ${kind}`);
+    }
+    // The timeline shows codes: the position of the kind in its SQL's list, mapped to the same words.
+    const timeline = byTitle(overview, 'Diagnosis over time');
+    const list = /ARRAY\[('[a-z0-9]+'(?:, '[a-z0-9]+')*)\], c\.diagnosis/.exec(timeline.targets[0]!.rawSql);
+    assert.ok(list, 'the timeline ranks the diagnoses in an ARRAY[...]');
+    const ranked = list[1]!.split(', ').map((k) => k.slice(1, -1));
+    assert.deepEqual([...ranked].sort(), [...DIAGNOSES].sort());
+    assert.match(
+      timeline.targets[0]!.rawSql,
+      new RegExp(`WHEN s\\.down_cycles > 0 THEN ${ranked.indexOf('down')} ELSE ${ranked.indexOf('ok')} END`),
+      'a step of undiagnosed cycles: down when one was DOWN, else ok',
+    );
+    const codes = texts(timeline);
+    for (const [code, kind] of ranked.entries()) assert.deepEqual(codes[String(code)], reference[kind], kind);
   });
 
   it('give every uptime figure its coverage beside it', async () => {
@@ -600,7 +662,7 @@ interface Scenario {
   readonly name: string;
   readonly range: TimeRange;
   readonly maxDataPoints: number;
-  readonly agent: 'all' | 'home';
+  readonly agent: 'all' | 'home' | 'lab';
   /** Values typed into textbox variables (default: the dashboard's). */
   readonly textboxes?: Readonly<Record<string, string>>;
 }
@@ -730,6 +792,11 @@ function checkShape(d: Dashboard, p: DataPanel, format: string, a: Answer, s: Sc
       for (const name of m[1]!.split('|'))
         assert.ok(names.includes(name), `${where}: shows ${name}: ${names}`);
     }
+  }
+  if (p.type === 'state-timeline') {
+    const mapped = new Set(p.fieldConfig.defaults.mappings?.flatMap((m) => Object.keys(m.options)) ?? []);
+    for (const r of a.rows)
+      assert.ok(mapped.has(String(r.value)), `${where}: state ${r.value} has a mapping`);
   }
   if (p.type === 'barchart') {
     assert.ok(names.includes(p.options.xField), `${where}: x field ${p.options.xField}`);
@@ -927,6 +994,10 @@ function checkWholeSeed(overview: Answers, sla: Answers, s: Scenario): void {
       .map((src) => [src, HOME.cycles, FAILED[src], (100 * FAILED[src]!) / HOME.cycles]),
   );
   assert.deepEqual(outageRows(home(rowsOf(overview, 'Recent outages'))), [...HOME.outages].reverse());
+  assert.ok(
+    home(rowsOf(overview, 'Recent outages')).every((o) => o.diagnosis === null),
+    'cycles recorded without a diagnosis give none',
+  );
   const [since] = home(rowsOf(overview, 'Since'));
   assert.equal(since!.since_ms, Date.parse('2026-10-01T02:06:40Z'), 'UP since the end of the last outage');
   assert.equal(since!.state, home(rowsOf(overview, 'State'))[0]!.state);
@@ -937,6 +1008,14 @@ function checkWholeSeed(overview: Answers, sla: Answers, s: Scenario): void {
     series.some((r) => r.metric === 'home uptime %') && series.some((r) => r.metric === 'home coverage %'),
   );
   assert.equal(sumBy(rowsOf(overview, 'DOWN cycles'), 'home'), HOME.downCycles);
+  // The seed predates diagnoses: a step is down (6) exactly when it holds a DOWN cycle, else ok (0).
+  const downSteps = rowsOf(overview, 'DOWN cycles').filter((r) => r.metric === 'home');
+  assert.deepEqual(
+    rowsOf(overview, 'Diagnosis over time')
+      .filter((r) => r.metric === 'home')
+      .map((r) => [(r.time as Date).getTime(), r.value]),
+    downSteps.map((r) => [(r.time as Date).getTime(), Number(r.value) > 0 ? 6 : 0]),
+  );
   const heat = rowsOf(overview, 'Latency distribution (total time)');
   const totalSamples = heat.reduce((n, r) => n + Number(r.value), 0);
   assert.equal(totalSamples, 2 * HOME.cycles + (s.agent === 'all' ? EXPECTED.office.cycles : 0));
@@ -1258,6 +1337,127 @@ describe('every Grafana query on PostgreSQL as the read-only role, over the seed
             );
 
             await t.test(
+              'agent lab: where each outage broke, the diagnosis over time and now, certificate expiry',
+              async () => {
+                const now = new Date(Math.floor(Date.now() / 1000) * 1000);
+                await seedLab(admin, now);
+                // One cycle of lab a second ago, ISP: what "Diagnosis now" shows for it.
+                const live = Math.floor(now.getTime() / 1000) - 1;
+                const fails = new Set<string>([LAB_ANCHOR, LAB_SITE, LAB_FAR]);
+                await insertRows(
+                  admin,
+                  LAB_SOURCES.map(
+                    (source): SeedRow => ({
+                      ts: new Date(live * 1000),
+                      probe_id: live,
+                      agent: LAB_AGENT,
+                      source,
+                      dns_ms: null,
+                      connect_ms: null,
+                      tls_ms: null,
+                      ttfb_ms: null,
+                      total_ms: fails.has(source) ? 1500 : 1,
+                      status: null,
+                      disconnected: fails.has(source),
+                      error: fails.has(source) ? 'timeout' : null,
+                      layer: LAB_LAYERS[source] ?? null,
+                      diagnosis: 'isp',
+                    }),
+                  ),
+                );
+                const range = { from: LAB_FROM, to: LAB_TO };
+                const lab = (rows: readonly Record<string, unknown>[]) =>
+                  rows.filter((r) => r.agent === LAB_AGENT);
+                const kinds = LAB_EXPECTED.outages.map((o) => o.kind);
+                const starts = LAB_EXPECTED.outages.map((o) => o.start);
+                for (const agent of ['all', 'lab'] as const) {
+                  // 1 h at 5 s (single cycles), 1 min (minute rollups) and 1 h (hour rollups) steps.
+                  for (const [maxDataPoints, stepS] of [
+                    [1000, 5],
+                    [60, 60],
+                    [1, 3600],
+                  ] as const) {
+                    const s: Scenario = { name: `lab ${agent} ${stepS} s`, range, maxDataPoints, agent };
+                    const intervalMs = calculateInterval(range, maxDataPoints, '1s');
+                    assert.equal(intervalMs, stepS * 1000);
+                    const overview = await runDashboard(
+                      db,
+                      dashboards.get('wmn-overview.json')!,
+                      s,
+                      intervalMs,
+                    );
+                    const sla = await runDashboard(db, dashboards.get('wmn-sla.json')!, s, intervalMs);
+
+                    const recent = lab(rowsOf(overview, 'Recent outages'));
+                    assert.deepEqual(
+                      recent.map((o) => [iso(o.started_at), o.diagnosis]),
+                      starts.map((start, i) => [start, kinds[i]]).reverse(),
+                    );
+                    assert.deepEqual(
+                      lab(rowsOf(sla, 'Outages, to the second')).map((o) => [iso(o.started_at), o.diagnosis]),
+                      starts.map((start, i) => [start, kinds[i]]),
+                    );
+
+                    // Codes: ok 0, partial 1, ipv6 2, dns 3, isp 4, lan 5, down 6; the worst per step.
+                    const code = { ok: 0, partial: 1, dns: 3, isp: 4, lan: 5 } as const;
+                    const timeline = rowsOf(overview, 'Diagnosis over time');
+                    assert.ok(
+                      timeline.every((r) => r.metric === LAB_AGENT),
+                      'only lab has cycles in its hour',
+                    );
+                    const expected = Array.from({ length: 3600 / stepS }, (_, i) => {
+                      const [lo, hi] = [i * stepS, (i + 1) * stepS];
+                      const worst = LAB_EXPECTED.diagnosed
+                        .filter((d) => d.at < hi && d.at + d.seconds > lo)
+                        .reduce((n, d) => Math.max(n, code[d.diagnosis as keyof typeof code]), 0);
+                      return [new Date(LAB_FROM.getTime() + lo * 1000).toISOString(), worst];
+                    });
+                    assert.deepEqual(
+                      timeline.map((r) => [(r.time as Date).toISOString(), r.value]),
+                      expected,
+                    );
+
+                    const nowRows = rowsOf(overview, 'Diagnosis now');
+                    assert.deepEqual(
+                      lab(nowRows).map((r) => r.diagnosis),
+                      ['isp'],
+                    );
+                    if (agent === 'all') {
+                      assert.deepEqual(
+                        nowRows.filter((r) => r.agent !== LAB_AGENT).map((r) => [r.agent, r.diagnosis]),
+                        [
+                          ['home', 'stale'],
+                          ['office', 'stale'],
+                        ],
+                      );
+                    }
+
+                    const certs = rowsOf(overview, 'Certificate expiry');
+                    assert.deepEqual(
+                      certs.map((r) => [
+                        r.agent,
+                        r.source,
+                        (r.cert_expiry as Date).getTime(),
+                        iso(r.seen_at),
+                      ]),
+                      [LAB_SITE, LAB_FAR].map((src) => [
+                        LAB_AGENT,
+                        src,
+                        now.getTime() + LAB_CERT_DAYS[src]! * DAY_MS,
+                        '2026-10-02T00:59:59Z',
+                      ]),
+                    );
+                    for (const r of certs) {
+                      const days = LAB_CERT_DAYS[r.source as string]!;
+                      const left = r.days_left as number;
+                      assert.ok(left <= days && left > days - 0.01, `${r.source}: ${left} days left`);
+                    }
+                  }
+                }
+              },
+            );
+
+            await t.test(
               'a 90-day view reads rollups only: the same answers with every raw row gone',
               async () => {
                 const s: Scenario = {
@@ -1275,7 +1475,9 @@ describe('every Grafana query on PostgreSQL as the read-only role, over the seed
                   ['sla', 'sla'],
                 ] as const) {
                   for (const [k, a] of before[d]) {
-                    if (a.sql.includes('favicon_metrics')) continue; // the classic panels read raw rows
+                    // The classic panels read raw rows; so does wmn_cert_expiry (the latest row with a
+                    // certificate, which retention, keeping a day at least, never deletes).
+                    if (a.sql.includes('favicon_metrics') || a.sql.includes('wmn_cert_expiry')) continue;
                     const strip = (rows: readonly Record<string, unknown>[]) =>
                       rows.map(({ for_s: _ignored, ...rest }) => rest); // "for" moves with the clock
                     assert.deepEqual(strip(after[d].get(k)!.rows), strip(a.rows), `${name}: ${k}`);

@@ -1,8 +1,9 @@
 /**
  * `wmn report` on the seeded dataset (test/helpers/seed.ts), on the machine's real PostgreSQL: the
  * analysis module returns exactly the hand-worked figures; every format shows them (md and html to
- * the second, json and csv exactly); hostile agent and source names stay inert; the built CLI prints
- * the report on stdout with exit 0 and refuses bad options with exit 2.
+ * the second, json and csv exactly), where each outage broke and the certificates about to expire
+ * included; hostile agent and source names stay inert; the built CLI prints the report on stdout with
+ * exit 0 and refuses bad options with exit 2.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -16,6 +17,7 @@ import pg from 'pg';
 import {
   agentSeries,
   agentSummary,
+  certExpiry,
   outageSummary,
   outages,
   periodSummary,
@@ -32,6 +34,13 @@ import { withClient, withTestDatabase } from './helpers/pg.js';
 import {
   EXPECTED,
   insertRows,
+  LAB_AGENT,
+  LAB_CERT_DAYS,
+  LAB_EXPECTED,
+  LAB_FAR,
+  LAB_FROM,
+  LAB_SITE,
+  LAB_TO,
   SEED_FROM,
   SEED_TO,
   type SeedRow,
@@ -39,6 +48,7 @@ import {
   SOURCE_B,
   SOURCE_OFFICE,
   seedDataset,
+  seedLab,
 } from './helpers/seed.js';
 import { countLines, NOT_BUILT, startWmn, WMN, WMN_BUILT } from './helpers/wmn.js';
 
@@ -275,7 +285,8 @@ describe('wmn report on the seeded dataset', () => {
           '**Warning:** Coverage is 97.037 %, below 99 %',
           '10.48 s of downtime allowed',
           '8 min 05 s (485 s) used, 7 min 55 s (474.52 s) over the budget',
-          '| 1 | 2026-10-01 00:10:00 +00:00 | 2026-10-01 00:10:03 +00:00 | 3 s | 3 | 3 | 0 | dns |',
+          // Cycles without a diagnosis (written before migration 003): a dash where it broke.
+          '| 1 | 2026-10-01 00:10:00 +00:00 | 2026-10-01 00:10:03 +00:00 | 3 s | 3 | 3 | 0 | dns | — |  |',
           '| 2 | 2026-10-01 00:30:00 +00:00 | 2026-10-01 00:30:12 +00:00 | 12 s | 12 | 12 | 0 | refused, timeout |',
           '| 3 | 2026-10-01 01:00:30 +00:00 | 2026-10-01 01:02:00 +00:00 | 1 min 30 s | 90 | 90 | 0 | timeout |',
           '| 4 | 2026-10-01 02:00:00 +00:00 | 2026-10-01 02:06:40 +00:00 | 6 min 40 s | 400 | 380 | 20 | unreachable |',
@@ -286,6 +297,7 @@ describe('wmn report on the seeded dataset', () => {
         ])
           assert.ok(md.includes(text), `md has ${text}`);
         assert.ok(!md.includes('Warning:** Coverage is 100'), 'no coverage warning for office');
+        assert.ok(!md.includes('## Certificates'), 'no section when no source reported a certificate');
       });
 
       await t.test('html', () => {
@@ -338,6 +350,8 @@ describe('wmn report on the seeded dataset', () => {
           ],
         );
         assert.deepEqual(h.outage_summary.buckets, EXPECTED.home.buckets);
+        assert.ok(h.outages.every((x: { diagnosis: unknown }) => x.diagnosis === null));
+        assert.deepEqual(data.certificates, []);
         assert.equal(o.sla.met, true);
         assert.equal(h.chart.length, 3);
       });
@@ -354,6 +368,7 @@ describe('wmn report on the seeded dataset', () => {
         assert.equal(csvValue(records, 'outage', 'home', 'ended_at', start), '2026-10-01T02:06:40+00:00');
         assert.equal(csvValue(records, 'outage', 'home', 'duration_s', start), '400');
         assert.equal(csvValue(records, 'outage', 'home', 'unknown_s', start), '20');
+        assert.equal(csvValue(records, 'outage', 'home', 'diagnosis', start), '');
         assert.equal(csvValue(records, 'source', 'home', 'failed', '', SOURCE_B), '515');
         assert.equal(csvValue(records, 'outage_bucket', 'home', 'outages', '> 5 min'), '1');
       });
@@ -386,10 +401,22 @@ describe('wmn report on the seeded dataset', () => {
           status: i === 0 ? 200 : null,
           disconnected: i === 1,
           error: i === 1 ? 'timeout' : null,
+          cert_expiry: i === 0 ? new Date(Date.now() + 86_400_000) : null,
         }));
-        await withClient({ connectionString: url }, (c) => insertRows(c, rows));
+        await withClient({ connectionString: url }, async (c) => {
+          // Registered with its source, so wmn_cert_expiry lists the hostile name in the certificates too.
+          await c.query('INSERT INTO wmn_agents (agent, interval_s, sources) VALUES ($1, 1, $2)', [
+            HOSTILE_AGENT,
+            [HOSTILE_SOURCE],
+          ]);
+          await insertRows(c, rows);
+        });
         const hostile = await seededReport(pool, [HOSTILE_AGENT]);
         assert.equal(hostile.agents[0]?.availability?.cycles, 2);
+        assert.deepEqual(
+          hostile.certificates.map((c) => [c.agent, c.source, c.expiringSoon]),
+          [[HOSTILE_AGENT, HOSTILE_SOURCE, true]],
+        );
 
         const html = renderReport(hostile, 'html');
         assert.ok(!/<script/i.test(html), 'no script element');
@@ -408,9 +435,14 @@ describe('wmn report on the seeded dataset', () => {
         assert.equal(data.agents[0].agent, HOSTILE_AGENT);
         assert.equal(data.agents[0].sources[0].source, HOSTILE_SOURCE);
 
+        assert.equal(data.certificates[0].source, HOSTILE_SOURCE);
+
         const records = parseCsv(renderReport(hostile, 'csv'));
         assert.ok(
           records.some((r) => r[1] === HOSTILE_AGENT && r[2] === HOSTILE_SOURCE && r[4] === 'probes'),
+        );
+        assert.ok(
+          records.some((r) => r[0] === 'certificate' && r[1] === HOSTILE_AGENT && r[2] === HOSTILE_SOURCE),
         );
       });
     });
@@ -473,6 +505,160 @@ describe('wmn report on the seeded dataset', () => {
         down.stderr,
         /^wmn: database: cannot connect to postgres:\/\/postgres@127\.0\.0\.1:1\/none/,
       );
+    });
+  });
+});
+
+describe('wmn report with fault localisation (agent lab: layers, diagnoses, certificates)', () => {
+  const LAB = { from: LAB_FROM, to: LAB_TO };
+  const [ISP, LAN] = LAB_EXPECTED.outages;
+
+  it('says where each outage broke and which certificates expire soon, in every format', async (t) => {
+    await withSeeded(t, async (pool, url) => {
+      // Whole seconds, as a certificate's notAfter is.
+      const now = new Date(Math.floor(Date.now() / 1000) * 1000);
+      await withClient({ connectionString: url }, (c) => seedLab(c, now));
+
+      const list = await outages(pool, LAB);
+      assert.deepEqual(
+        list.map((o) => ({
+          start: o.startedAt.toISOString().replace('.000', ''),
+          end: o.endedAt.toISOString().replace('.000', ''),
+          cycles: o.cycles,
+          diagnosis: o.diagnosis,
+        })),
+        LAB_EXPECTED.outages.map(({ start, end, cycles, kind, text }) => ({
+          start,
+          end,
+          cycles,
+          diagnosis: { kind, text },
+        })),
+      );
+      const [lab] = await agentSummary(pool, LAB);
+      assert.deepEqual(
+        [lab?.agent, lab?.cycles, lab?.downCycles],
+        [LAB_AGENT, LAB_EXPECTED.cycles, LAB_EXPECTED.downCycles],
+        'the gateway answering does not make a cycle UP, nor a site failing to resolve one DOWN',
+      );
+
+      // Sorted by source; home's and office's https sources never reported a certificate.
+      const certs = await certExpiry(pool);
+      assert.deepEqual(
+        certs.map((c) => [c.agent, c.source, c.seenAt.toISOString()]),
+        [LAB_FAR, LAB_SITE].map((s) => [LAB_AGENT, s, '2026-10-02T00:59:59.000Z']),
+      );
+      for (const c of certs) {
+        const days = LAB_CERT_DAYS[c.source]!;
+        assert.equal(c.expiresAt.getTime(), now.getTime() + days * 86_400_000);
+        // Counted from the database's clock, a moment after `now`.
+        assert.ok(c.daysLeft <= days && c.daysLeft > days - 0.01, `${c.source}: ${c.daysLeft} days`);
+      }
+      assert.deepEqual(await certExpiry(pool, ['home', 'office']), []);
+
+      const report = await readReport(pool, {
+        range: { ...LAB, timeZone: 'UTC', label: 'lab', inProgress: false },
+        slaTargetPct: 99.9,
+        generator: 'wmn test',
+        now,
+      });
+      assert.deepEqual(
+        report.agents.map((a) => a.agent),
+        [LAB_AGENT],
+      );
+      assert.deepEqual(
+        report.certificates.map((c) => [c.source, c.expiringSoon]),
+        [
+          [LAB_FAR, false],
+          [LAB_SITE, true],
+        ],
+      );
+      const officeOnly = await readReport(pool, {
+        range: { ...LAB, timeZone: 'UTC', label: 'lab', inProgress: false },
+        agents: ['office'],
+        slaTargetPct: 99.9,
+        generator: 'wmn test',
+        now,
+      });
+      assert.deepEqual(officeOnly.certificates, [], 'only the reported agents’ certificates');
+
+      await t.test('md', () => {
+        const md = renderReport(report, 'md');
+        for (const text of [
+          '| # | Start | End | Duration | Seconds | Down cycles | Unknown s | Failure classes | Where | Notes |',
+          `| 1 | 2026-10-02 00:05:00 +00:00 | 2026-10-02 00:06:00 +00:00 | 1 min 00 s | 60 | 60 | 0 | timeout | ${ISP!.text} |  |`,
+          `| 2 | 2026-10-02 00:20:00 +00:00 | 2026-10-02 00:20:30 +00:00 | 30 s | 30 | 30 | 0 | timeout, unreachable | ${LAN!.text} |  |`,
+          '## Certificates',
+          '| Agent | Source | Expires | Days left | Status | Last seen |',
+          '| lab | https://far.example/ |',
+          '| 200.0 | ok | 2026-10-02 00:59:59 +00:00 |',
+          '| lab | https://lab.example/ |',
+          '| 10.0 | **expires within 14 days** ⚠ | 2026-10-02 00:59:59 +00:00 |',
+          '- **Where:** where an outage broke',
+        ])
+          assert.ok(md.includes(text), `md has ${text}`);
+        assert.ok(
+          md.indexOf('## Certificates') < md.indexOf('## Agent lab'),
+          'certificates after the summary',
+        );
+      });
+
+      await t.test('html', () => {
+        const html = renderReport(report, 'html');
+        for (const text of [
+          '<th>Where</th>',
+          `<td>${ISP!.text}</td>`,
+          `<td>${LAN!.text}</td>`,
+          '<h2>Certificates</h2>',
+          '<td class="src">https://lab.example/</td>',
+          '<td class="n">10.0</td>',
+          '<td class="t"><span class="missed">expires within 14 days</span></td>',
+          '<td class="n">200.0</td><td>ok</td>',
+        ])
+          assert.ok(html.includes(text), `html has ${text}`);
+        assertInert(html);
+      });
+
+      await t.test('json', () => {
+        const data = JSON.parse(renderReport(report, 'json'));
+        assert.deepEqual(
+          data.agents[0].outages.map((o: { diagnosis: unknown }) => o.diagnosis),
+          [
+            { kind: 'isp', text: ISP!.text },
+            { kind: 'lan', text: LAN!.text },
+          ],
+        );
+        assert.deepEqual(
+          data.certificates.map((c: Record<string, unknown>) => [
+            c.agent,
+            c.source,
+            c.expiring_soon,
+            c.seen_at,
+            Math.round(c.days_left as number),
+          ]),
+          [
+            [LAB_AGENT, LAB_FAR, false, '2026-10-02T00:59:59+00:00', 200],
+            [LAB_AGENT, LAB_SITE, true, '2026-10-02T00:59:59+00:00', 10],
+          ],
+        );
+      });
+
+      await t.test('csv', () => {
+        const records = parseCsv(renderReport(report, 'csv'));
+        for (const r of records) assert.equal(r.length, 7);
+        const isp = '2026-10-02T00:05:00+00:00';
+        const lan = '2026-10-02T00:20:00+00:00';
+        assert.equal(csvValue(records, 'outage', LAB_AGENT, 'diagnosis', isp), ISP!.text);
+        assert.equal(csvValue(records, 'outage', LAB_AGENT, 'diagnosis_kind', isp), 'isp');
+        assert.equal(csvValue(records, 'outage', LAB_AGENT, 'diagnosis', lan), LAN!.text);
+        assert.equal(csvValue(records, 'certificate', LAB_AGENT, 'expiring_soon', '', LAB_SITE), 'true');
+        assert.equal(csvValue(records, 'certificate', LAB_AGENT, 'expiring_soon', '', LAB_FAR), 'false');
+        const left = Number(csvValue(records, 'certificate', LAB_AGENT, 'days_left', '', LAB_SITE));
+        assert.ok(left > 9.99 && left <= 10, String(left));
+        assert.equal(
+          csvValue(records, 'certificate', LAB_AGENT, 'seen_at', '', LAB_SITE),
+          '2026-10-02T00:59:59+00:00',
+        );
+      });
     });
   });
 });

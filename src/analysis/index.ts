@@ -1,9 +1,10 @@
 /**
- * The SLA answers as typed objects: each function calls one SQL function of migration 002 with bound
- * parameters on any `pg` pool or client. Reports, the web dashboard and alerts read these, so they can
+ * The SLA answers as typed objects: each function calls one SQL function of migration 002 (or 003) with
+ * bound parameters on any `pg` pool or client. Reports, the web dashboard and alerts read these, so they can
  * never disagree with Grafana, which calls the same SQL.
  */
 export { type AgentSummary, agentSummary, type PeriodSummary, periodSummary } from './availability.js';
+export { type CertExpiry, certExpiry } from './certs.js';
 export { type AnalysisRange, checkRange, type Queryable } from './db.js';
 export { binValue, type HeatmapCell, latencyHeatmap, type SmokeStep, smokeBands } from './latency.js';
 export {

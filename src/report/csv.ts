@@ -4,7 +4,7 @@
  *
  *   section,agent,source,key,metric,value,unit
  *
- * one figure per line. `section` says what the line is about (report, availability, sla,
+ * one figure per line. `section` says what the line is about (report, certificate, availability, sla,
  * outage_summary, outage_bucket, outage, source, source_error, phase, chart); `key` tells apart the
  * lines of one section and agent (an outage's start, a phase name, a failure class, a chart period's
  * start); values are exact (seconds, %, ms as full-precision numbers; times ISO 8601 with the report's
@@ -55,6 +55,12 @@ export function renderCsv(report: Report): string {
   add('report', '', '', '', 'in_progress', r.inProgress, 'bool');
   add('report', '', '', '', 'sla_target_pct', report.slaTargetPct, '%');
   add('report', '', '', '', 'chart_unit', report.chartUnit, 'text');
+  for (const c of report.certificates) {
+    add('certificate', c.agent, c.source, '', 'expires_at', t(c.expiresAt), 'time');
+    add('certificate', c.agent, c.source, '', 'days_left', c.daysLeft, 'd');
+    add('certificate', c.agent, c.source, '', 'expiring_soon', c.expiringSoon, 'bool');
+    add('certificate', c.agent, c.source, '', 'seen_at', t(c.seenAt), 'time');
+  }
   for (const a of report.agents) {
     const name = a.agent;
     const v = a.availability;
@@ -108,6 +114,8 @@ export function renderCsv(report: Report): string {
       add('outage', name, '', key, 'cycles', o.cycles, 'count');
       add('outage', name, '', key, 'unknown_s', o.unknownS, 's');
       add('outage', name, '', key, 'errors', o.errors.join(' '), 'text');
+      add('outage', name, '', key, 'diagnosis', o.diagnosis?.text ?? null, 'text');
+      add('outage', name, '', key, 'diagnosis_kind', o.diagnosis?.kind ?? null, 'text');
       add('outage', name, '', key, 'ongoing', o.ongoing, 'bool');
       add('outage', name, '', key, 'bucket', o.bucket, 'text');
     }

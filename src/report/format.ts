@@ -54,6 +54,12 @@ function decimals(value: number, bound: number): string {
   return value.toFixed(8);
 }
 
+/** Days with one decimal and a true minus sign: "9.8", "213.0", "−2.5". */
+export function days(value: number): string {
+  const text = Math.abs(value).toFixed(1);
+  return value < 0 && text !== '0.0' ? `−${text}` : text;
+}
+
 /** A target as the user wrote it: 99.9 → "99.9 %". */
 export function target(value: number): string {
   return `${value} %`;

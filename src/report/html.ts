@@ -5,7 +5,7 @@
  */
 import { DURATION_BUCKETS } from '../analysis/index.js';
 import { escapeHtml as esc } from './escape.js';
-import { duration, durationExact, errorCounts, pct, phaseFigures, seconds, target } from './format.js';
+import { days, duration, durationExact, errorCounts, pct, phaseFigures, seconds, target } from './format.js';
 import type { AgentReport, Report } from './model.js';
 import { availabilityChart } from './svg.js';
 import { formatTime } from './time.js';
@@ -98,6 +98,7 @@ export function renderHtml(report: Report): string {
 </header>
 <h2>Summary</h2>
 ${summary}
+${certificatesSection(report, tz)}
 ${report.agents.map((a) => agentSection(a, report, tz)).join('\n')}
 <h2>Definitions</h2>
 <dl class="defs">
@@ -128,6 +129,26 @@ function summaryRow(a: AgentReport): Cell[] {
     String(a.outageSummary?.outages ?? 0),
     duration(v.downS),
   ];
+}
+
+/** Omitted when no source reported a certificate: most setups probe no https source at all. */
+function certificatesSection(report: Report, tz: string): string {
+  if (report.certificates.length === 0) return '';
+  const rows = report.certificates.map((c): Cell[] => [
+    c.agent,
+    { html: esc(c.source), cls: 'src' },
+    { html: esc(formatTime(c.expiresAt, tz)), cls: 't' },
+    days(c.daysLeft),
+    c.expiringSoon
+      ? { html: `<span class="missed">${esc(words.certStatus(c))}</span>`, cls: 't' }
+      : words.certStatus(c),
+    { html: esc(formatTime(c.seenAt, tz)), cls: 't' },
+  ]);
+  return [
+    '<h2>Certificates</h2>',
+    `<p>${esc(words.certificatesIntro(report))}</p>`,
+    table(words.CERT_HEADER, words.CERT_ALIGN, rows),
+  ].join('\n');
 }
 
 function agentSection(a: AgentReport, report: Report, tz: string): string {
@@ -168,8 +189,19 @@ function agentSection(a: AgentReport, report: Report, tz: string): string {
     out.push(
       heading(`Outages (${a.outages.length})`, a.outages.length),
       table(
-        ['#', 'Start', 'End', 'Duration', 'Seconds', 'Down cycles', 'Unknown s', 'Failure classes', 'Notes'],
-        'rllrrrrll',
+        [
+          '#',
+          'Start',
+          'End',
+          'Duration',
+          'Seconds',
+          'Down cycles',
+          'Unknown s',
+          'Failure classes',
+          'Where',
+          'Notes',
+        ],
+        'rllrrrrlll',
         a.outages.map((o, i) => [
           String(i + 1),
           { html: esc(formatTime(o.startedAt, tz)), cls: 't' },
@@ -179,6 +211,7 @@ function agentSection(a: AgentReport, report: Report, tz: string): string {
           String(o.cycles),
           seconds(o.unknownS),
           o.errors.join(', ') || '—',
+          words.outageWhere(o),
           words.outageNotes(o, report),
         ]),
       ),

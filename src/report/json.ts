@@ -61,6 +61,7 @@ export function reportData(report: Report): Record<string, unknown> {
         cycles: o.cycles,
         unknown_s: o.unknownS,
         errors: o.errors,
+        diagnosis: o.diagnosis && { kind: o.diagnosis.kind, text: o.diagnosis.text },
         ongoing: o.ongoing,
         bucket: o.bucket,
       })),
@@ -90,6 +91,14 @@ export function reportData(report: Report): Record<string, unknown> {
         coverage_pct: p.summary?.coveragePct ?? 0,
         down_s: p.summary?.downS ?? 0,
       })),
+    })),
+    certificates: report.certificates.map((c) => ({
+      agent: c.agent,
+      source: c.source,
+      expires_at: t(c.expiresAt),
+      days_left: c.daysLeft,
+      expiring_soon: c.expiringSoon,
+      seen_at: t(c.seenAt),
     })),
   };
 }

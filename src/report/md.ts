@@ -4,7 +4,7 @@
  */
 import { DURATION_BUCKETS } from '../analysis/index.js';
 import { chartFloor, textBar } from './chart.js';
-import { duration, durationExact, errorCounts, pct, phaseFigures, seconds, target } from './format.js';
+import { days, duration, durationExact, errorCounts, pct, phaseFigures, seconds, target } from './format.js';
 import type { AgentReport, Report } from './model.js';
 import { formatTime } from './time.js';
 import * as words from './words.js';
@@ -47,6 +47,7 @@ export function renderMarkdown(report: Report): string {
       '',
     );
   }
+  out.push(...certificatesSection(report, tz));
   for (const agent of report.agents) out.push(...agentSection(agent, report, tz));
   out.push(
     '## Definitions',
@@ -69,6 +70,33 @@ function summaryRow(a: AgentReport): string[] {
     a.sla.met ? words.verdictShort(a.sla) : `**${words.verdictShort(a.sla)}**`,
     String(a.outageSummary?.outages ?? 0),
     duration(v.downS),
+  ];
+}
+
+/** Omitted when no source reported a certificate: most setups probe no https source at all. */
+function certificatesSection(report: Report, tz: string): string[] {
+  if (report.certificates.length === 0) return [];
+  return [
+    '## Certificates',
+    '',
+    mdText(words.certificatesIntro(report)),
+    '',
+    ...table(
+      words.CERT_HEADER,
+      words.CERT_ALIGN,
+      report.certificates.map((c) => {
+        const status = mdText(words.certStatus(c));
+        return [
+          mdText(c.agent),
+          mdText(c.source),
+          formatTime(c.expiresAt, tz),
+          days(c.daysLeft),
+          c.expiringSoon ? `**${status}** ⚠` : status,
+          formatTime(c.seenAt, tz),
+        ];
+      }),
+    ),
+    '',
   ];
 }
 
@@ -98,8 +126,19 @@ function agentSection(a: AgentReport, report: Report, tz: string): string[] {
     out.push(`### Outages (${a.outages.length})`, '');
     out.push(
       ...table(
-        ['#', 'Start', 'End', 'Duration', 'Seconds', 'Down cycles', 'Unknown s', 'Failure classes', 'Notes'],
-        'rllrrrrll',
+        [
+          '#',
+          'Start',
+          'End',
+          'Duration',
+          'Seconds',
+          'Down cycles',
+          'Unknown s',
+          'Failure classes',
+          'Where',
+          'Notes',
+        ],
+        'rllrrrrlll',
         a.outages.map((o, i) => [
           String(i + 1),
           formatTime(o.startedAt, tz),
@@ -109,6 +148,7 @@ function agentSection(a: AgentReport, report: Report, tz: string): string[] {
           String(o.cycles),
           seconds(o.unknownS),
           mdText(o.errors.join(', ') || '—'),
+          mdText(words.outageWhere(o)),
           mdText(words.outageNotes(o, report)),
         ]),
       ),

@@ -5,6 +5,7 @@
  */
 import type {
   AgentSummary,
+  CertExpiry,
   Outage,
   OutageSummary,
   PeriodSummary,
@@ -21,6 +22,9 @@ export const REPORT_SCHEMA = 'wmn.report/1';
 
 /** Below this coverage (%) a report warns that its availability figure rests on partial data. */
 export const COVERAGE_WARNING_PCT = 99;
+
+/** A certificate with fewer days left than this is flagged: two weeks leaves time to renew by hand. */
+export const CERT_WARNING_DAYS = 14;
 
 export interface ReportRange {
   readonly from: Date;
@@ -58,6 +62,12 @@ export interface AgentReport {
   readonly chart: readonly ChartPoint[];
 }
 
+/** An https source's certificate, as of when the report was read (not of the report's range). */
+export interface CertificateReport extends CertExpiry {
+  /** Fewer than {@link CERT_WARNING_DAYS} days left, or expired. */
+  readonly expiringSoon: boolean;
+}
+
 export interface Report {
   readonly schema: typeof REPORT_SCHEMA;
   readonly generatedAt: Date;
@@ -66,6 +76,8 @@ export interface Report {
   readonly slaTargetPct: number;
   readonly chartUnit: PeriodUnit;
   readonly agents: readonly AgentReport[];
+  /** The https sources of the reported agents that presented a certificate, by agent then source. */
+  readonly certificates: readonly CertificateReport[];
 }
 
 /** Charts are daily, or hourly when the range is two days or shorter. */

@@ -1,6 +1,7 @@
 /** Reads everything a report shows through the analysis module, one SQL function per figure. */
 import {
   agentSummary,
+  certExpiry,
   type Outage,
   outageSummary,
   outages,
@@ -13,6 +14,7 @@ import {
 } from '../analysis/index.js';
 import {
   type AgentReport,
+  CERT_WARNING_DAYS,
   COVERAGE_WARNING_PCT,
   chartUnit,
   REPORT_SCHEMA,
@@ -33,7 +35,7 @@ export interface ReadReportOptions {
 }
 
 /**
- * Runs the SLA queries and assembles the report. Pass a pool: the seven queries run concurrently on it
+ * Runs the SLA queries and assembles the report. Pass a pool: the eight queries run concurrently on it
  * (on a single client pg would queue them, and warn).
  */
 export async function readReport(db: Queryable, opts: ReadReportOptions): Promise<Report> {
@@ -49,7 +51,7 @@ export async function readReport(db: Queryable, opts: ReadReportOptions): Promis
     progress(`read ${what} in ${Math.round(performance.now() - began)} ms`);
     return result;
   };
-  const [summaries, verdicts, outageStats, outageList, sources, phases, chart] = await Promise.all([
+  const [summaries, verdicts, outageStats, outageList, sources, phases, chart, certs] = await Promise.all([
     step('availability', () => agentSummary(db, range)),
     step('SLA verdict', () => slaVerdict(db, range, opts.slaTargetPct)),
     step('outage statistics', () => outageSummary(db, range)),
@@ -59,6 +61,7 @@ export async function readReport(db: Queryable, opts: ReadReportOptions): Promis
     step(`${unit === 'day' ? 'daily' : 'hourly'} availability (${cuts.length} periods)`, () =>
       periodSummary(db, cuts, opts.agents),
     ),
+    step('certificate expiry', () => certExpiry(db, opts.agents)),
   ]);
   const byPeriod = new Map<string, PeriodSummary>(chart.map((p) => [key(p.agent, p.from), p]));
   const names = [...new Set([...(opts.agents ?? []), ...summaries.map((s) => s.agent)])].sort();
@@ -89,6 +92,9 @@ export async function readReport(db: Queryable, opts: ReadReportOptions): Promis
     slaTargetPct: opts.slaTargetPct,
     chartUnit: unit,
     agents,
+    certificates: certs
+      .filter((c) => names.includes(c.agent))
+      .map((c) => ({ ...c, expiringSoon: c.daysLeft < CERT_WARNING_DAYS })),
   };
 }
 

@@ -4,7 +4,14 @@
  */
 import type { AgentSummary, Outage, OutageSummary } from '../analysis/index.js';
 import { duration, durationExact, pct, pp, seconds, target } from './format.js';
-import { type ChartPoint, COVERAGE_WARNING_PCT, type Report, type SlaVerdict } from './model.js';
+import {
+  CERT_WARNING_DAYS,
+  type CertificateReport,
+  type ChartPoint,
+  COVERAGE_WARNING_PCT,
+  type Report,
+  type SlaVerdict,
+} from './model.js';
 import { formatDate, formatOffset, formatTime, offsetMinutes, type PeriodUnit, wallTime } from './time.js';
 
 /** The columns of the per-agent summary table, and their alignment (l/r per column). */
@@ -113,6 +120,30 @@ export function outageNotes(o: Outage, report: Report): string {
   return notes.join('; ');
 }
 
+/** Where an outage broke, with its evidence ("ISP (gateway answered, 1.1.1.1 did not)"), or a dash. */
+export function outageWhere(o: Outage): string {
+  return o.diagnosis?.text ?? '—';
+}
+
+/** The columns of the certificate table, and their alignment. */
+export const CERT_HEADER = ['Agent', 'Source', 'Expires', 'Days left', 'Status', 'Last seen'] as const;
+export const CERT_ALIGN = 'lllrll';
+
+/** Certificates are read as of now, so say so: the report's range may lie far in the past. */
+export function certificatesIntro(report: Report): string {
+  const at = new Date(Math.floor(report.generatedAt.getTime() / 1000) * 1000);
+  return (
+    `The certificate each https source presented last, read at ${formatTime(at, report.range.timeZone)} ` +
+    `(not limited to the period); flagged when fewer than ${CERT_WARNING_DAYS} days are left.`
+  );
+}
+
+/** "ok", "expires within 14 days" or "expired". */
+export function certStatus(c: CertificateReport): string {
+  if (c.daysLeft < 0) return 'expired';
+  return c.expiringSoon ? `expires within ${CERT_WARNING_DAYS} days` : 'ok';
+}
+
 export function chartTitle(unit: PeriodUnit): string {
   return unit === 'day' ? 'Daily availability' : 'Hourly availability';
 }
@@ -125,7 +156,7 @@ export function periodLabel(p: ChartPoint, unit: PeriodUnit, timeZone: string): 
   return `${formatDate(p.from, timeZone)} ${two(w.hour)}:${two(w.minute)} ${formatOffset(offsetMinutes(p.from, timeZone))}`;
 }
 
-/** The definitions of migration 002, for the reader of a report. */
+/** The definitions of migrations 002 and 003, for the reader of a report. */
 export const DEFINITIONS: readonly (readonly [string, string])[] = [
   ['Cycle', 'one scheduled tick of the agent: every source probed once.'],
   ['DOWN', 'a cycle in which every source failed (no response at all); UP otherwise.'],
@@ -141,12 +172,20 @@ export const DEFINITIONS: readonly (readonly [string, string])[] = [
     'Outage',
     'a maximal run of DOWN cycles with no UP cycle between them, shown whole (its true start and end); missing cycles inside it do not end it and are counted as its unknown seconds.',
   ],
+  [
+    'Where',
+    'where an outage broke: the diagnosis most of its DOWN cycles had. LAN: the gateway did not answer; ISP: the gateway answered, nothing beyond it did; DNS: addresses answered, names did not resolve; down: every source failed and no gateway source tells the LAN from the ISP. The sources in parentheses are the evidence (gone once retention has deleted the raw rows); a dash when the cycles predate diagnoses.',
+  ],
   ['Loss', 'failed probes / probes sent, per source.'],
   ['MTTR', 'mean outage duration.'],
   ['MTBF', 'seconds up (covered − down) per outage.'],
   [
     'Downtime budget',
     'the DOWN time the target allows within the measured time: (100 % − target) × seconds covered.',
+  ],
+  [
+    'Certificate days left',
+    'from the time the report was read to the earliest expiry among the certificates the source presented in its latest probe that had one.',
   ],
   [
     'Latency percentiles',

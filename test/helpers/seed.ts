@@ -27,6 +27,8 @@ export const SOURCE_B = 'http://b.example/favicon.ico';
 export const SOURCE_OFFICE = 'https://office.example/';
 
 type ErrorClass = 'dns' | 'timeout' | 'refused' | 'unreachable';
+type Layer = 'lan' | 'isp' | 'dns' | 'internet' | 'service';
+type Diagnosis = 'ok' | 'lan' | 'isp' | 'dns' | 'partial' | 'ipv6' | 'down';
 
 /** One stretch of the plan, as seconds from SEED_FROM. */
 interface Stretch {
@@ -109,7 +111,7 @@ export const EXPECTED = {
   },
 } as const;
 
-/** One raw row of the seed, with the column names of favicon_metrics. */
+/** One raw row of the seed, with the column names of favicon_metrics (migration 003's columns optional). */
 export interface SeedRow {
   readonly ts: Date;
   readonly probe_id: number;
@@ -123,6 +125,9 @@ export interface SeedRow {
   readonly status: number | null;
   readonly disconnected: boolean;
   readonly error: ErrorClass | null;
+  readonly layer?: Layer | null;
+  readonly diagnosis?: Diagnosis | null;
+  readonly cert_expiry?: Date | null;
 }
 
 /** Every row of the plan, cycle by cycle in time order. */
@@ -190,6 +195,9 @@ const COLUMNS = [
   'status',
   'disconnected',
   'error',
+  'layer',
+  'diagnosis',
+  'cert_expiry',
 ] as const;
 const TYPES = [
   'timestamptz',
@@ -204,6 +212,9 @@ const TYPES = [
   'int',
   'bool',
   'text',
+  'text',
+  'text',
+  'timestamptz',
 ];
 
 /** Inserts rows as the agent does (one INSERT … ON CONFLICT DO NOTHING per batch of cycles). */
@@ -215,7 +226,7 @@ export async function insertRows(client: pg.ClientBase, rows: readonly SeedRow[]
     const slice = rows.slice(i, i + batch);
     await client.query(
       sql,
-      COLUMNS.map((column) => slice.map((r) => r[column])),
+      COLUMNS.map((column) => slice.map((r) => r[column] ?? null)),
     );
   }
 }
@@ -232,4 +243,119 @@ export async function seedDataset(client: pg.ClientBase): Promise<void> {
     );
     await insertRows(client, seedRows(agent));
   }
+}
+
+// --- localisation: layers, diagnoses and certificates (migration 003) ----------------------------------
+
+/**
+ * Agent `lab`, one hour at 1 Hz a day after the seed (so no figure of `home` or `office` over the seed's
+ * range moves), probing the gateway (layer lan), an anchor by address (internet) and two https sites
+ * (service), every row with its layer and its cycle's diagnosis as the agent writes them, worked out by
+ * hand (src/diagnosis/diagnose.ts states the rules):
+ *
+ *   00:05:00  60 s  the gateway answers, nothing beyond it does       → DOWN, isp: an outage
+ *   00:20:00  30 s  nothing answers, the gateway included             → DOWN, lan: an outage
+ *   00:40:00  20 s  both sites fail to resolve, the anchor answers    → UP, dns
+ *   00:50:00  10 s  far.example refuses                               → UP, partial
+ *   otherwise every source answers                                    → UP, ok
+ *
+ * A site that answers carries its certificate's expiry: lab.example's 10 days after `now`, far.example's
+ * 200 days after (wmn_cert_expiry counts days from the database's clock, so the seed follows it).
+ */
+export const LAB_AGENT = 'lab';
+export const LAB_FROM = new Date('2026-10-02T00:00:00Z');
+export const LAB_TO = new Date(LAB_FROM.getTime() + 3_600_000);
+export const LAB_GATEWAY = 'icmp://gateway';
+export const LAB_ANCHOR = 'icmp://1.1.1.1';
+export const LAB_SITE = 'https://lab.example/';
+export const LAB_FAR = 'https://far.example/';
+export const LAB_SOURCES = [LAB_GATEWAY, LAB_ANCHOR, LAB_SITE, LAB_FAR] as const;
+/** Days from `now` to each site's certificate expiry. */
+export const LAB_CERT_DAYS: Readonly<Record<string, number>> = { [LAB_SITE]: 10, [LAB_FAR]: 200 };
+
+export const LAB_LAYERS: Readonly<Record<string, Layer>> = {
+  [LAB_GATEWAY]: 'lan',
+  [LAB_ANCHOR]: 'internet',
+  [LAB_SITE]: 'service',
+  [LAB_FAR]: 'service',
+};
+
+const LAB_STRETCHES: readonly (Stretch & { readonly diagnosis: Diagnosis })[] = [
+  {
+    at: hms(0, 5, 0),
+    seconds: 60,
+    diagnosis: 'isp',
+    fail: { [LAB_ANCHOR]: 'timeout', [LAB_SITE]: 'timeout', [LAB_FAR]: 'timeout' },
+  },
+  {
+    at: hms(0, 20, 0),
+    seconds: 30,
+    diagnosis: 'lan',
+    fail: {
+      [LAB_GATEWAY]: 'timeout',
+      [LAB_ANCHOR]: 'unreachable',
+      [LAB_SITE]: 'unreachable',
+      [LAB_FAR]: 'unreachable',
+    },
+  },
+  { at: hms(0, 40, 0), seconds: 20, diagnosis: 'dns', fail: { [LAB_SITE]: 'dns', [LAB_FAR]: 'dns' } },
+  { at: hms(0, 50, 0), seconds: 10, diagnosis: 'partial', fail: { [LAB_FAR]: 'refused' } },
+];
+
+/** What the localisation must answer for `lab` over [LAB_FROM, LAB_TO), worked out by hand. */
+export const LAB_EXPECTED = {
+  cycles: 3600,
+  downCycles: 60 + 30,
+  outages: [
+    {
+      start: '2026-10-02T00:05:00Z',
+      end: '2026-10-02T00:06:00Z',
+      cycles: 60,
+      kind: 'isp',
+      // The evidence nearest first: the anchor by address, then the named sites (by URI).
+      text: 'ISP (gateway answered, 1.1.1.1, far.example and lab.example did not)',
+    },
+    {
+      start: '2026-10-02T00:20:00Z',
+      end: '2026-10-02T00:20:30Z',
+      cycles: 30,
+      kind: 'lan',
+      text: 'LAN (gateway did not answer)',
+    },
+  ],
+  /** The cycles not diagnosed `ok`: seconds from LAB_FROM. */
+  diagnosed: LAB_STRETCHES.map(({ at, seconds, diagnosis }) => ({ at, seconds, diagnosis })),
+} as const;
+
+/** Every row of lab's hour, cycle by cycle in time order; `now` dates the certificates. */
+export function labRows(now: Date): SeedRow[] {
+  const rows: SeedRow[] = [];
+  const first = LAB_FROM.getTime() / 1000;
+  for (let offset = 0; offset < 3600; offset++) {
+    const stretch = LAB_STRETCHES.find((s) => offset >= s.at && offset < s.at + s.seconds);
+    const p = first + offset;
+    for (const source of LAB_SOURCES) {
+      const base = row(LAB_AGENT, source, p, stretch?.fail?.[source] ?? null);
+      const days = LAB_CERT_DAYS[source];
+      const icmp = source.startsWith('icmp:');
+      rows.push({
+        ...base,
+        ...(icmp ? { dns_ms: null, connect_ms: null, tls_ms: null, ttfb_ms: null, status: null } : {}),
+        layer: LAB_LAYERS[source] ?? null,
+        diagnosis: stretch?.diagnosis ?? 'ok',
+        cert_expiry:
+          days !== undefined && !base.disconnected ? new Date(now.getTime() + days * 86_400_000) : null,
+      });
+    }
+  }
+  return rows;
+}
+
+/** Loads agent `lab` (registered at 1 s with its sources, then its rows) into a migrated database. */
+export async function seedLab(client: pg.ClientBase, now = new Date()): Promise<void> {
+  await client.query(
+    'INSERT INTO wmn_agents (agent, interval_s, sources) VALUES ($1, 1, $2) ON CONFLICT (agent) DO NOTHING',
+    [LAB_AGENT, LAB_SOURCES],
+  );
+  await insertRows(client, labRows(now));
 }
