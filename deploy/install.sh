@@ -109,6 +109,10 @@ check_prerequisites() {
   command -v curl >/dev/null ||
     warn 'curl is not installed: the default probe engine runs curl for every probe, so every probe would fail.
   Install it (apt-get install curl), or set "engine: http" in /etc/wmn/wmn.yaml to probe in-process.'
+  command -v fping >/dev/null ||
+    warn 'fping is not installed: icmp:// sources (the default gateway and the anchors among the default
+  sources) would fail as "internal" and the diagnosis could not tell the LAN from the ISP.
+  Install it (apt-get install fping).'
 }
 
 # wmn starts through "#!/usr/bin/env node", so the service finds node in systemd's default PATH only.

@@ -136,8 +136,9 @@ const REQUIRED: Record<string, string> = {
   RestrictNamespaces: 'yes',
   LockPersonality: 'yes',
   SystemCallArchitectures: 'native',
-  CapabilityBoundingSet: '',
-  AmbientCapabilities: '',
+  // fping's raw ICMP sockets: the only capability (docs/service.md says why).
+  CapabilityBoundingSet: 'CAP_NET_RAW',
+  AmbientCapabilities: 'CAP_NET_RAW',
 };
 
 describe('wmn-agent.service', () => {
