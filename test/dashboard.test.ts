@@ -4,17 +4,20 @@
  * The page must show the state and its diagnosis, each source's layer and the days its certificate has
  * left, the same uptime and coverage as `wmn_agent_summary` for the same range, drawn charts, and turn
  * DOWN, then list the outage with its diagnosis, without a reload (server-sent events); with no console
- * error and no request to another host. A screenshot lands in test-artifacts/dashboard.png.
+ * error and no request to another host. A screenshot lands in test-artifacts/dashboard.png. A second
+ * run with icmp://, tcp:// and dns:// sources checks that each kind's charts draw what it measures (the
+ * round trip, the handshake, the answer), from the API and then from the live events.
  *
  * Then the API without a browser: strict parameters (400 with a reason), caching and security headers,
  * the token (401, /?token=… → 303 and a cookie, then 200), and the live-event stream's bookkeeping.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -32,6 +35,8 @@ import { need } from './helpers/env.js';
 import { withClient, withTestDatabase } from './helpers/pg.js';
 import { NOT_BUILT, type SourceEntry, startWmn, WMN_BUILT, webUrl, writeAgentConfig } from './helpers/wmn.js';
 import { labCerts } from './lab/certs.js';
+import { startLabDns } from './lab/dns.js';
+import { listen } from './lab/listen.js';
 
 // The page's globals inside page.evaluate(), typed as far as the checks use them (no DOM lib here).
 interface PageElement {
@@ -48,6 +53,7 @@ declare const window: Record<string, unknown>;
 
 const CHROMIUM = '/usr/bin/chromium';
 const NO_CHROMIUM = `no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`;
+const HAS_FPING = spawnSync('sh', ['-c', 'command -v fping']).status === 0;
 const ARTIFACTS = new URL('../test-artifacts/', import.meta.url).pathname;
 const AGENT = 'dash-lab';
 
@@ -160,6 +166,25 @@ async function shown(page: Page, period: string) {
   return { from, to, uptime: Number(uptime), uptimeText, coverage: Number(coverage), coverageText };
 }
 
+/** Debian's Chromium, headless, with a profile of its own, asking nothing of the network by itself. */
+function launch(profile: string): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1280, height: 900 },
+    colorScheme: 'light',
+  });
+}
+
 /** The number in a figure's text ("99.97 %", "< 0.01 %"), which truncates the value it shows. */
 function assertShows(text: string, value: number, what: string): void {
   if (text.startsWith('<')) {
@@ -186,21 +211,7 @@ describe('web dashboard in Chromium', () => {
         const { outageStart } = await seedHistory(dbUrl, first);
         await agent.waitFor(/msg=cycle /, 3, 30_000);
 
-        context = await chromium.launchPersistentContext(profile, {
-          executablePath: CHROMIUM,
-          args: [
-            '--headless',
-            '--no-sandbox',
-            '--disable-gpu',
-            '--disable-quic',
-            '--no-first-run',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-          ],
-          viewport: { width: 1280, height: 900 },
-          colorScheme: 'light',
-        });
+        context = await launch(profile);
         const page = context.pages()[0] ?? (await context.newPage());
         const watched = watch(page, new URL(url).origin);
         await page.goto(url);
@@ -354,6 +365,152 @@ describe('web dashboard in Chromium', () => {
         await context?.close();
         await rm(profile, { recursive: true, force: true });
         failing = false;
+        await agent.stop();
+      }
+      assert.equal(agent.child.exitCode, 0, agent.log());
+      assert.doesNotMatch(agent.log(), /level=error/, agent.log());
+    });
+  });
+
+  it('draws the round trip, the handshake and the answer of icmp://, tcp:// and dns:// sources', async (t) => {
+    if (!need(t, WMN_BUILT, NOT_BUILT)) return;
+    if (!need(t, existsSync(CHROMIUM), NO_CHROMIUM)) return;
+    if (!need(t, HAS_FPING, 'icmp:// needs fping (apt-get install fping)')) return;
+    // A TCP listener that accepts and hangs up, and the lab DNS server, whose `tc` name makes the prober
+    // ask again over TCP: a dns:// source with a connect phase.
+    const tcp = await listen(createTcpServer((socket) => socket.end()));
+    const dns = await startLabDns();
+    const kinds = [
+      'icmp://127.0.0.1',
+      `tcp://127.0.0.1:${tcp.port}`,
+      `dns://127.0.0.1:${dns.port}/tc.lab.test?type=A`,
+    ] as const;
+    const [icmp, connect, answer] = kinds;
+    t.after(async () => {
+      await tcp.close();
+      await dns.close();
+    });
+    await withTestDatabase(t, async (dbUrl) => {
+      const file = await writeAgentConfig(dir, 'kinds', {
+        agent: AGENT,
+        sources: [...kinds],
+        lines: ['timeout: 1s'],
+      });
+      const agent = startWmn(file, { DATABASE_URL: dbUrl });
+      let context: BrowserContext | undefined;
+      const profile = await mkdtemp(join(tmpdir(), 'wmn-chromium-'));
+      try {
+        const url = await webUrl(agent);
+        await agent.waitFor(/msg=cycle /, 4, 30_000);
+
+        // The API serves what these kinds measure: the total (icmp, dns) and the connect (tcp, and dns
+        // after its TCP retry), per step and as a distribution.
+        const series = (await (await fetch(`${url}/api/series?range=1h&step=1`)).json()) as {
+          sources: { source: string; totalMs: (number | null)[]; connectMs: (number | null)[] }[];
+        };
+        assert.deepEqual(
+          series.sources.map((s) => s.source),
+          kinds,
+        );
+        const measured = (s: (number | null)[] | undefined) => (s ?? []).filter((v) => v !== null).length;
+        for (const s of series.sources) assert.ok(measured(s.totalMs) >= 2, `${s.source}: ${s.totalMs}`);
+        assert.equal(measured(series.sources[0]?.connectMs), 0, 'an echo has no connect');
+        for (const s of series.sources.slice(1)) assert.ok(measured(s.connectMs) >= 2, s.source);
+        for (const [source, phase] of [
+          [icmp, 'total'],
+          [connect, 'connect'],
+          [answer, 'total'],
+        ] as const) {
+          const res = await fetch(
+            `${url}/api/smoke?range=1h&step=1&phase=${phase}&source=${encodeURIComponent(source)}`,
+          );
+          const smoke = (await res.json()) as { t: number[]; medianMs: number[] };
+          assert.equal(res.status, 200, source);
+          assert.ok(smoke.t.length >= 2, `${source}: ${JSON.stringify(smoke)}`);
+          assert.ok(
+            smoke.medianMs.every((v) => v > 0 && v < 1_000),
+            `${source}: ${smoke.medianMs}`,
+          );
+        }
+
+        context = await launch(profile);
+        const page = context.pages()[0] ?? (await context.newPage());
+        const watched = watch(page, new URL(url).origin);
+        let seriesFetches = 0;
+        page.on('request', (r) => {
+          if (new URL(r.url()).pathname === '/api/series') seriesFetches++;
+        });
+        await page.goto(url);
+        await page.waitForSelector('#state[data-state="UP"]', { timeout: 10_000 });
+        await page.waitForSelector('#diagnosis[data-kind="ok"]');
+        assert.deepEqual(await page.locator('#latest .src').allTextContents(), kinds);
+        assert.deepEqual(await page.locator('#latest .layer').allTextContents(), [
+          'internet',
+          'internet',
+          'dns',
+        ]);
+        for (const res of await page.locator('#latest .res').allTextContents())
+          assert.match(res, /^answered in [\d.]+ ms$/);
+
+        // Each kind's charts: titled for what they show, with points drawn, read out in its own words.
+        await page.waitForFunction(
+          (n) => document.querySelectorAll('.plot[data-points] canvas').length >= n,
+          1 + 2 * kinds.length,
+        );
+        assert.deepEqual(await page.locator('.source-name').allTextContents(), kinds);
+        assert.deepEqual(await page.locator('.smoke-title').allTextContents(), [
+          'Round trip',
+          'TCP handshake',
+          'Time to answer',
+        ]);
+        const cards = () =>
+          page.$$eval('#sources .source', (els) =>
+            els.map((el) => ({
+              source: el.dataset.source ?? '',
+              phases: Number(el.querySelector('.plot.phases')?.dataset.points),
+              smoke: Number(el.querySelector('.plot.smoke')?.dataset.points),
+              phasesText: el.querySelector('.phases-readout')?.textContent ?? '',
+              smokeText: el.querySelector('.smoke-readout')?.textContent ?? '',
+            })),
+          );
+        const loaded = await cards();
+        for (const card of loaded) {
+          assert.ok(card.phases >= 1 && card.smoke >= 1, JSON.stringify(card));
+          assert.match(card.smokeText, /· median [\d.]+ ms.*25–75 %.*min–max/, card.source);
+          assert.doesNotMatch(card.phasesText, /first byte|DNS/, `${card.source}: an address, no lookup`);
+        }
+        assert.match(
+          (await page.locator('#loss-readout').textContent()) ?? '',
+          /icmp 127\.0\.0\.1 loss .*tcp 127\.0\.0\.1:\d+ loss .*dns 127\.0\.0\.1:\d+\/tc\.lab\.test\?type=A loss/,
+        );
+        const [echo, handshake, query] = loaded;
+        assert.match(echo?.phasesText ?? '', /· round trip [\d.]+ ms$/);
+        assert.match(handshake?.phasesText ?? '', /· connect [\d.]+ ms · connected [\d.]+ ms$/);
+        assert.match(query?.phasesText ?? '', /· connect [\d.]+ ms ?query [\d.]+ ms · answer [\d.]+ ms$/);
+
+        // The live cycles feed the same phases: the next step fills in from the events, not a refetch.
+        const fetched = seriesFetches;
+        await page.waitForFunction(
+          (before) =>
+            [...document.querySelectorAll('#sources .source')].every((el, k) =>
+              ['phases', 'smoke'].every(
+                (chart, n) =>
+                  Number(el.querySelector(`.plot.${chart}`)?.dataset.points) > (before[k]?.[n] ?? 0),
+              ),
+            ),
+          loaded.map((c) => [c.phases, c.smoke]),
+          { timeout: 20_000 },
+        );
+        assert.equal(seriesFetches, fetched, 'the charts grew from the live events');
+        for (const card of await cards()) assert.match(card.smokeText, /· median [\d.]+ ms/, card.source);
+
+        await mkdir(ARTIFACTS, { recursive: true });
+        await page.screenshot({ path: join(ARTIFACTS, 'dashboard-kinds.png'), fullPage: true });
+        assert.deepEqual(watched.problems, []);
+        assert.deepEqual(watched.foreign, []);
+      } finally {
+        await context?.close();
+        await rm(profile, { recursive: true, force: true });
         await agent.stop();
       }
       assert.equal(agent.child.exitCode, 0, agent.log());

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
-import { after, before, describe, type TestContext, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { probeDns } from '../src/probes/dns.js';
 import type {
   DnsProbeOptions,
@@ -16,15 +16,12 @@ import type {
   ProbeResult,
 } from '../src/probes/types.js';
 import { need } from './helpers/env.js';
+import { measures, TOLERANCE_MS } from './helpers/measures.js';
 import { assertContract, assertFailed, assertOk, assertSettlesOnAbort } from './helpers/probe-contract.js';
 import { type LabDns, startLabDns } from './lab/dns.js';
 
-/** How far a measured time may stray from an injected delay (ms). */
-const TOLERANCE_MS = 15;
 /** Deadline of the cases that must time out: short, so the suite stays quick. */
 const DEADLINE_MS = 300;
-/** Runs of a timing case before it fails (see {@link measures}). */
-const RUNS = 3;
 const NOCACHE_LABEL = /^wmn-[0-9a-f]{12}\./;
 
 let lab: LabDns;
@@ -69,30 +66,6 @@ async function probe(
   const result = await probeDns(source, { timeoutMs: 2000, ...options }, { signal, clock: performance });
   assertContract(result, source.uri);
   return result;
-}
-
-/**
- * Asserts that `run` measures `expected` ± tolerance. Load only ever adds time, so a run out of
- * tolerance is repeated, up to {@link RUNS} in all: a busy machine passes on a quieter run, a prober that
- * mis-measures fails every one. (As in test/probes.test.ts.)
- */
-async function measures(
-  t: TestContext,
-  what: string,
-  expected: number,
-  run: () => Promise<number | null>,
-): Promise<void> {
-  const seen: string[] = [];
-  for (let attempt = 1; attempt <= RUNS; attempt++) {
-    const value = await run();
-    assert.notEqual(value, null, `${what}: not measured`);
-    seen.push((value ?? 0).toFixed(2));
-    if (Math.abs((value ?? 0) - expected) <= TOLERANCE_MS) {
-      t.diagnostic(`${what}: ${seen.join(', ')} ms (expected ${expected})`);
-      return;
-    }
-  }
-  assert.fail(`${what}: ${seen.join(', ')} ms in ${RUNS} runs, expected ${expected} ± ${TOLERANCE_MS}`);
 }
 
 /** A UDP port nothing listens on: bound, noted, closed. */

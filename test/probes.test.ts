@@ -13,6 +13,7 @@ import { chainExpiry, opensslTimeToUnix } from '../src/probes/http-hop.js';
 import { ENGINES } from '../src/probes/index.js';
 import type { Engine, HttpProbeOptions, IpFamily, ProbeResult } from '../src/probes/types.js';
 import { CURL_AVAILABLE, need } from './helpers/env.js';
+import { measures, TOLERANCE_MS } from './helpers/measures.js';
 import { assertContract, assertFailed, assertOk, outcome, phaseSum } from './helpers/probe-contract.js';
 import { labCerts } from './lab/certs.js';
 import { type Lab, startLab } from './lab/index.js';
@@ -21,12 +22,8 @@ import { type Listening, listen } from './lab/listen.js';
 import { createNetns, type Netns } from './lab/netns.js';
 import { labRoutes } from './lab/routes.js';
 
-/** How far a measured phase may stray from an injected delay, or one engine from the other (ms). */
-const TOLERANCE_MS = 15;
 /** Deadline of the cases that must time out: short, so the suite stays quick. */
 const DEADLINE_MS = 300;
-/** Runs of a timing case before it fails (see {@link measures}). */
-const RUNS = 3;
 const ENGINE_NAMES = Object.keys(ENGINES) as Engine[];
 
 let lab: Lab | undefined;
@@ -87,31 +84,6 @@ function probe(
     assertContract(result, url.href);
     return result;
   });
-}
-
-/**
- * Asserts that `run` (which makes its own assertions on each probe) measures `expected` ± tolerance.
- * Load only ever adds time, so a run out of tolerance is repeated, up to {@link RUNS} in all: a busy
- * machine passes on a quieter run, an engine that mis-measures fails every one.
- */
-async function measures(
-  t: TestContext,
-  what: string,
-  expected: number,
-  run: () => Promise<number | null>,
-  tolerance = TOLERANCE_MS,
-): Promise<void> {
-  const seen: string[] = [];
-  for (let attempt = 1; attempt <= RUNS; attempt++) {
-    const value = await run();
-    assert.notEqual(value, null, `${what}: not measured`);
-    seen.push((value ?? 0).toFixed(2));
-    if (Math.abs((value ?? 0) - expected) <= tolerance) {
-      t.diagnostic(`${what}: ${seen.join(', ')} ms (expected ${expected})`);
-      return;
-    }
-  }
-  assert.fail(`${what}: ${seen.join(', ')} ms in ${RUNS} runs, expected ${expected} ± ${tolerance}`);
 }
 
 for (const engine of ENGINE_NAMES) {

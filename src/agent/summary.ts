@@ -31,9 +31,17 @@ export function cycleSummary(cycle: CycleRecord): LogFields {
     diagnosis: diagnosis.kind === 'ok' ? undefined : describeDiagnosis(diagnosis),
     up: up.length,
     down: cycle.results.length - up.length,
-    failed: failed.length > 0 ? failed.map((r) => `${r.source} ${r.error}`).join(', ') : undefined,
+    failed: failed.length > 0 ? failed.map(failureText).join(', ') : undefined,
     slowest: slowest ? `${slowest.source} ${fmtMs(slowest.totalMs)} (${slowestPhase(slowest)})` : undefined,
   };
+}
+
+/**
+ * `source class`; for wmn's own failures (`internal`) with the engine's detail, since only the user
+ * can fix them and the row does not say how ("fping is not installed (apt install fping)").
+ */
+function failureText(r: ProbeResult): string {
+  return r.error === 'internal' && r.detail ? `${r.source} internal (${r.detail})` : `${r.source} ${r.error}`;
 }
 
 function slowestPhase(r: ProbeResult): string {

@@ -6,12 +6,11 @@
  * curl enforces the probe's timeout itself (`--max-time`, exit 28 with the phases it completed). wmn
  * only steps in when curl outlives that deadline by a grace period or the probe is aborted: it then
  * SIGKILLs curl and settles once the process has been reaped and its pipes closed, so a probe never
- * leaves a zombie or an open descriptor behind.
+ * leaves a zombie or an open descriptor behind (subprocess.ts, shared with the icmp prober).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import type { Readable } from 'node:stream';
 import { USER_AGENT } from '../version.js';
 import { curlOutputToResult, failedProbe } from './curl-result.js';
+import { type BoundedRun, runBounded } from './subprocess.js';
 import type { HttpProbeOptions, HttpSource, ProbeResult, Prober } from './types.js';
 
 /** The `%{json}` report is ~2–15 KB (the server's certificate chain is in it); more is not curl's report. */
@@ -40,7 +39,13 @@ export function createCurlProber(options: CurlProberOptions = {}): Prober {
       return failedProbe(source, 'internal', ctx.clock.now() - started, 'probe aborted before curl started');
     }
     const { timeoutMs } = probeOptions;
-    const run = await runCurl(bin, curlArgs(source, probeOptions), timeoutMs + graceMs, ctx.signal);
+    const run = await runBounded(bin, curlArgs(source, probeOptions), {
+      env: curlEnv(),
+      killAfterMs: timeoutMs + graceMs,
+      signal: ctx.signal,
+      maxStdoutBytes: MAX_STDOUT_BYTES,
+      maxStderrBytes: MAX_STDERR_BYTES,
+    });
     return runToResult(run, source, { elapsedMs: ctx.clock.now() - started, timeoutMs }, bin);
   };
 }
@@ -101,68 +106,7 @@ interface Times {
   readonly timeoutMs: number;
 }
 
-/** How a curl run ended, as seen from outside the process. */
-interface CurlRun {
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly signal: NodeJS.Signals | null;
-  /** Set when wmn killed curl: it outlived its deadline, or the probe was aborted. */
-  readonly killed?: 'deadline' | 'abort';
-  /** Set when curl could not be started (ENOENT: not installed). */
-  readonly spawnError?: Error;
-}
-
-/** Runs curl to completion, or SIGKILLs it after `killAfterMs` or on abort; settles once it is reaped. */
-function runCurl(bin: string, args: string[], killAfterMs: number, signal: AbortSignal): Promise<CurlRun> {
-  return new Promise((resolve) => {
-    let child: ChildProcess;
-    try {
-      // LC_ALL=C: curl parses `--max-time 1.5` and words its errors (read by curl-result.ts) in C locale.
-      child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: curlEnv() });
-    } catch (err) {
-      resolve({ stdout: '', stderr: '', signal: null, spawnError: err as Error });
-      return;
-    }
-    const stdout = collect(child.stdout, MAX_STDOUT_BYTES);
-    const stderr = collect(child.stderr, MAX_STDERR_BYTES);
-    let killed: CurlRun['killed'];
-    let spawnError: Error | undefined;
-    const kill = (why: 'deadline' | 'abort') => {
-      if (killed) return;
-      killed = why;
-      child.kill('SIGKILL');
-      // Its output no longer matters; closing our ends now means 'close' waits only for the exit.
-      child.stdout?.destroy();
-      child.stderr?.destroy();
-    };
-    const timer = setTimeout(() => kill('deadline'), killAfterMs);
-    const onAbort = () => kill('abort');
-    signal.addEventListener('abort', onAbort, { once: true });
-    child.once('error', (err) => {
-      spawnError ??= err;
-    });
-    // 'close' comes after the exit (the process is reaped) and after both pipes have closed.
-    child.once('close', (_code, exitSignal) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      resolve({ stdout: stdout(), stderr: stderr(), signal: exitSignal, killed, spawnError });
-    });
-  });
-}
-
-/** Reads a stream to its end, keeping the first `limit` bytes (curl must never block on a full pipe). */
-function collect(stream: Readable | null, limit: number): () => string {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  stream?.on('data', (chunk: Buffer) => {
-    if (size >= limit) return;
-    chunks.push(chunk.subarray(0, limit - size));
-    size += Math.min(chunk.length, limit - size);
-  });
-  return () => Buffer.concat(chunks).toString('utf8');
-}
-
-function runToResult(run: CurlRun, source: HttpSource, time: Times, bin: string): ProbeResult {
+function runToResult(run: BoundedRun, source: HttpSource, time: Times, bin: string): ProbeResult {
   const { elapsedMs, timeoutMs } = time;
   if (run.spawnError) return failedProbe(source, 'internal', elapsedMs, spawnErrorText(run.spawnError, bin));
   if (run.killed === 'abort') return failedProbe(source, 'internal', elapsedMs, 'probe aborted; curl killed');
@@ -185,7 +129,8 @@ function spawnErrorText(err: Error, bin: string): string {
 const CURL_ENV_KEYS = ['PATH', 'HOME', 'TZ', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'CURL_CA_BUNDLE'] as const;
 
 function curlEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { LC_ALL: 'C' }; // '1.5' parses and messages stay English
+  // In the C locale curl parses `--max-time 1.5` and words its errors as curl-result.ts reads them.
+  const env: NodeJS.ProcessEnv = { LC_ALL: 'C' };
   for (const key of CURL_ENV_KEYS) if (process.env[key] !== undefined) env[key] = process.env[key];
   return env;
 }

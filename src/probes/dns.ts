@@ -16,6 +16,7 @@ import {
   RECURSION_DESIRED,
   streamEncode,
 } from 'dns-packet';
+import { ABORTED, deadlineSignal } from './deadline.js';
 import type { DnsSource, ErrorClass, MonotonicClock, ProbeResult, Prober } from './types.js';
 
 const NOERROR = 0;
@@ -30,9 +31,6 @@ const NETWORK_ERRORS: Readonly<Record<string, ErrorClass>> = {
 };
 /** Longer CNAME chains than this are a loop, not an answer (resolvers give up at about 8–16). */
 const MAX_CNAME_HOPS = 16;
-/** Why the probe's signal aborted: the caller stopped it, or its own deadline passed. */
-const ABORTED = 'aborted';
-const DEADLINE = 'deadline';
 
 /** A failure of one step of the probe: data, never thrown. */
 class Fault {
@@ -329,26 +327,7 @@ function guarded<T>(
 }
 
 function abortFault(signal: AbortSignal): Fault {
-  return new Fault('timeout', signal.reason === ABORTED ? ABORTED : 'no answer before the deadline');
-}
-
-/**
- * One signal for the probe's deadline and the caller's abort, its reason telling which (for `detail`);
- * `dispose` releases the timer.
- */
-function deadlineSignal(timeoutMs: number, outer: AbortSignal): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const abort = () => controller.abort(ABORTED);
-  const timer = setTimeout(() => controller.abort(DEADLINE), timeoutMs);
-  if (outer.aborted) abort();
-  outer.addEventListener('abort', abort, { once: true });
-  return {
-    signal: controller.signal,
-    dispose() {
-      clearTimeout(timer);
-      outer.removeEventListener('abort', abort);
-    },
-  };
+  return new Fault('timeout', signal.reason === ABORTED ? 'aborted' : 'no answer before the deadline');
 }
 
 /** The probe's row: the phases measured so far, and a failure's class and detail. */

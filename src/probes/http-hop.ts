@@ -13,10 +13,8 @@ import {
   type TLSSocket,
   connect as tlsConnect,
 } from 'node:tls';
+import { DEADLINE } from './deadline.js';
 import type { ErrorClass, IpFamily, MonotonicClock } from './types.js';
-
-/** The abort reason of a probe's own deadline, as opposed to the caller stopping it. */
-export const DEADLINE = Symbol('deadline');
 
 /** Certificate checking for an https:// hop. */
 export interface HopTls {

@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { USER_AGENT } from '../version.js';
-import { DEADLINE, type Hop, type HopTls, runHop } from './http-hop.js';
+import { deadlineSignal } from './deadline.js';
+import { type Hop, type HopTls, runHop } from './http-hop.js';
 import type { ErrorClass, HttpProbeOptions, MonotonicClock, ProbeResult, Prober } from './types.js';
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -146,20 +147,4 @@ function result(
 function failure(uri: string, totalMs: number, error: ErrorClass, detail: string): ProbeResult {
   const none = { dnsMs: null, connectMs: null, tlsMs: null, ttfbMs: null, remoteIp: null };
   return { source: uri, ...none, totalMs, disconnected: true, status: null, error, detail };
-}
-
-/** One signal for the probe's deadline and the caller's abort; `dispose` releases the timer. */
-function deadlineSignal(timeoutMs: number, outer: AbortSignal): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const abort = () => controller.abort();
-  const timer = setTimeout(() => controller.abort(DEADLINE), timeoutMs);
-  if (outer.aborted) abort();
-  outer.addEventListener('abort', abort, { once: true });
-  return {
-    signal: controller.signal,
-    dispose() {
-      clearTimeout(timer);
-      outer.removeEventListener('abort', abort);
-    },
-  };
 }

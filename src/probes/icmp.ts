@@ -20,13 +20,13 @@
  *
  * ## Deadline and abort
  * fping is SIGKILLed when it outlives its budget by {@link GRACE_MS}, or at once on abort; the probe
- * settles only once it has been reaped and its pipes closed, so no process or descriptor outlives it.
+ * settles only once it has been reaped and its pipes closed, so no process or descriptor outlives it
+ * (subprocess.ts, shared with the curl engine).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import type { Readable } from 'node:stream';
 import { defaultGateway } from './gateway.js';
+import { type BoundedRun, runBounded } from './subprocess.js';
 import type { ErrorClass, IcmpProbeOptions, IcmpSource, ProbeContext, ProbeResult, Prober } from './types.js';
 
 /** fping's minimum period between two requests to one target. */
@@ -66,7 +66,13 @@ export const probeIcmp: Prober<IcmpSource> = async (source, options, ctx) => {
   const budgetMs = options.timeoutMs - elapsed(probe);
   if (budgetMs < MIN_PERIOD_MS) return failed(probe, 'timeout', 'no time left to ping after the name lookup');
   const args = fpingArgs(target, options.count, budgetMs);
-  const run = await runFping(args, budgetMs + GRACE_MS, ctx.signal);
+  const run = await runBounded('fping', args, {
+    env: fpingEnv(),
+    killAfterMs: budgetMs + GRACE_MS,
+    signal: ctx.signal,
+    maxStdoutBytes: MAX_OUTPUT_BYTES,
+    maxStderrBytes: MAX_OUTPUT_BYTES,
+  });
   return runToResult(probe, target, run);
 };
 
@@ -149,73 +155,12 @@ export function fpingArgs(
   ];
 }
 
-/** How an fping run ended, as seen from outside the process. */
-interface FpingRun {
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  /** Set when wmn killed fping: it outlived its budget, or the probe was aborted. */
-  readonly killed?: 'deadline' | 'abort';
-  /** Set when fping could not be started (ENOENT: not installed). */
-  readonly spawnError?: Error;
-}
-
-/** Runs fping to completion, or SIGKILLs it after `killAfterMs` or on abort; settles once it is reaped. */
-function runFping(args: string[], killAfterMs: number, signal: AbortSignal): Promise<FpingRun> {
-  return new Promise((done) => {
-    let child: ChildProcess;
-    try {
-      child = spawn('fping', args, { stdio: ['ignore', 'pipe', 'pipe'], env: fpingEnv() });
-    } catch (err) {
-      done({ stdout: '', stderr: '', code: null, signal: null, spawnError: err as Error });
-      return;
-    }
-    const stdout = collect(child.stdout);
-    const stderr = collect(child.stderr);
-    let killed: FpingRun['killed'];
-    let spawnError: Error | undefined;
-    const kill = (why: 'deadline' | 'abort') => {
-      if (killed || child.exitCode !== null) return;
-      killed = why;
-      child.kill('SIGKILL');
-      // Its output no longer matters; closing our ends now means 'close' waits only for the exit.
-      child.stdout?.destroy();
-      child.stderr?.destroy();
-    };
-    const timer = setTimeout(() => kill('deadline'), killAfterMs);
-    const onAbort = () => kill('abort');
-    signal.addEventListener('abort', onAbort, { once: true });
-    child.once('error', (err) => {
-      spawnError ??= err;
-    });
-    // 'close' comes after the exit (the process is reaped) and after both pipes have closed.
-    child.once('close', (code, exitSignal) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      done({ stdout: stdout(), stderr: stderr(), code, signal: exitSignal, killed, spawnError });
-    });
-  });
-}
-
-/** Reads a stream to its end, keeping the first bytes (fping must never block on a full pipe). */
-function collect(stream: Readable | null): () => string {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  stream?.on('data', (chunk: Buffer) => {
-    if (size >= MAX_OUTPUT_BYTES) return;
-    chunks.push(chunk.subarray(0, MAX_OUTPUT_BYTES - size));
-    size += Math.min(chunk.length, MAX_OUTPUT_BYTES - size);
-  });
-  return () => Buffer.concat(chunks).toString('utf8');
-}
-
 /** What fping may see of wmn's environment: never DATABASE_URL or other secrets (readable in /proc). */
 function fpingEnv(): NodeJS.ProcessEnv {
   return { LC_ALL: 'C', ...(process.env.PATH === undefined ? {} : { PATH: process.env.PATH }) };
 }
 
-function runToResult(probe: Probe, target: Target, run: FpingRun): ProbeResult {
+function runToResult(probe: Probe, target: Target, run: BoundedRun): ProbeResult {
   const at = { dnsMs: target.dnsMs, remoteIp: target.address };
   if (run.spawnError) return failed(probe, 'internal', spawnErrorText(run.spawnError), at);
   if (run.killed === 'abort') return failed(probe, 'timeout', 'aborted', at);
@@ -282,7 +227,7 @@ export function parseSummary(stderr: string, address: string): (number | null)[]
 }
 
 /** Why no reply came: an ICMP error fping received, requests it could not send, or silence. */
-function silence(run: FpingRun, sent: number, address: string): Failure {
+function silence(run: BoundedRun, sent: number, address: string): Failure {
   const icmpError = /^.+ from \S+ for ICMP Echo sent to \S+$/m.exec(run.stderr);
   if (icmpError) return { error: 'unreachable', detail: icmpError[0] };
   const timedOut = run.stdout.match(/ timed out /g)?.length ?? 0;
@@ -292,7 +237,7 @@ function silence(run: FpingRun, sent: number, address: string): Failure {
 }
 
 /** fping ran but did not probe: bad arguments (3), a failed system call (4), or no summary at all. */
-function fpingFault(run: FpingRun): string {
+function fpingFault(run: BoundedRun): string {
   const said = run.stderr.trim().split('\n')[0] ?? '';
   if (/can't create socket|Operation not permitted/i.test(run.stderr)) {
     return (

@@ -1,5 +1,5 @@
 /** How figures read in the reports for people: durations, percentages, milliseconds, failure classes. */
-import type { PhaseSummary } from '../analysis/index.js';
+import type { Outage, PhaseSummary } from '../analysis/index.js';
 
 /** Seconds with at most three decimals and no trailing zeros: 3, 10.48, 126.25. */
 export function seconds(s: number): string {
@@ -88,4 +88,9 @@ export function phaseFigures(p: PhaseSummary): string[] {
     ms(p.maxMs),
     ms(p.avgMs),
   ];
+}
+
+/** An outage's figures, between its end and its failure classes: duration, seconds, down cycles, unknown s. */
+export function outageFigures(o: Outage): string[] {
+  return [duration(o.durationS), seconds(o.durationS), String(o.cycles), seconds(o.unknownS)];
 }

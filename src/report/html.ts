@@ -5,7 +5,16 @@
  */
 import { DURATION_BUCKETS } from '../analysis/index.js';
 import { escapeHtml as esc } from './escape.js';
-import { days, duration, durationExact, errorCounts, pct, phaseFigures, seconds, target } from './format.js';
+import {
+  days,
+  duration,
+  durationExact,
+  errorCounts,
+  outageFigures,
+  pct,
+  phaseFigures,
+  target,
+} from './format.js';
 import type { AgentReport, Report } from './model.js';
 import { availabilityChart } from './svg.js';
 import { formatTime } from './time.js';
@@ -189,27 +198,13 @@ function agentSection(a: AgentReport, report: Report, tz: string): string {
     out.push(
       heading(`Outages (${a.outages.length})`, a.outages.length),
       table(
-        [
-          '#',
-          'Start',
-          'End',
-          'Duration',
-          'Seconds',
-          'Down cycles',
-          'Unknown s',
-          'Failure classes',
-          'Where',
-          'Notes',
-        ],
-        'rllrrrrlll',
+        words.OUTAGE_HEADER,
+        words.OUTAGE_ALIGN,
         a.outages.map((o, i) => [
           String(i + 1),
           { html: esc(formatTime(o.startedAt, tz)), cls: 't' },
-          { html: esc(`${formatTime(o.endedAt, tz)}${o.ongoing ? ' (ongoing)' : ''}`), cls: 't' },
-          duration(o.durationS),
-          seconds(o.durationS),
-          String(o.cycles),
-          seconds(o.unknownS),
+          { html: esc(words.outageEnd(o, tz)), cls: 't' },
+          ...outageFigures(o),
           o.errors.join(', ') || '—',
           words.outageWhere(o),
           words.outageNotes(o, report),

@@ -4,7 +4,16 @@
  */
 import { DURATION_BUCKETS } from '../analysis/index.js';
 import { chartFloor, textBar } from './chart.js';
-import { days, duration, durationExact, errorCounts, pct, phaseFigures, seconds, target } from './format.js';
+import {
+  days,
+  duration,
+  durationExact,
+  errorCounts,
+  outageFigures,
+  pct,
+  phaseFigures,
+  target,
+} from './format.js';
 import type { AgentReport, Report } from './model.js';
 import { formatTime } from './time.js';
 import * as words from './words.js';
@@ -126,27 +135,13 @@ function agentSection(a: AgentReport, report: Report, tz: string): string[] {
     out.push(`### Outages (${a.outages.length})`, '');
     out.push(
       ...table(
-        [
-          '#',
-          'Start',
-          'End',
-          'Duration',
-          'Seconds',
-          'Down cycles',
-          'Unknown s',
-          'Failure classes',
-          'Where',
-          'Notes',
-        ],
-        'rllrrrrlll',
+        words.OUTAGE_HEADER,
+        words.OUTAGE_ALIGN,
         a.outages.map((o, i) => [
           String(i + 1),
           formatTime(o.startedAt, tz),
-          o.ongoing ? `${formatTime(o.endedAt, tz)} (ongoing)` : formatTime(o.endedAt, tz),
-          duration(o.durationS),
-          seconds(o.durationS),
-          String(o.cycles),
-          seconds(o.unknownS),
+          words.outageEnd(o, tz),
+          ...outageFigures(o),
           mdText(o.errors.join(', ') || '—'),
           mdText(words.outageWhere(o)),
           mdText(words.outageNotes(o, report)),

@@ -125,6 +125,26 @@ export function outageWhere(o: Outage): string {
   return o.diagnosis?.text ?? '—';
 }
 
+/** The columns of an agent's outage table, and their alignment. */
+export const OUTAGE_HEADER = [
+  '#',
+  'Start',
+  'End',
+  'Duration',
+  'Seconds',
+  'Down cycles',
+  'Unknown s',
+  'Failure classes',
+  'Where',
+  'Notes',
+] as const;
+export const OUTAGE_ALIGN = 'rllrrrrlll';
+
+/** When an outage ended, or "… (ongoing)" when the period ended first. */
+export function outageEnd(o: Outage, timeZone: string): string {
+  return `${formatTime(o.endedAt, timeZone)}${o.ongoing ? ' (ongoing)' : ''}`;
+}
+
 /** The columns of the certificate table, and their alignment. */
 export const CERT_HEADER = ['Agent', 'Source', 'Expires', 'Days left', 'Status', 'Last seen'] as const;
 export const CERT_ALIGN = 'lllrll';

@@ -132,7 +132,7 @@ function decoysFor(query: DecodedPacket, labels: readonly string[]): Packet[] {
 }
 
 /** An authoritative answer that echoes the client's recursion-desired bit, as real servers do. */
-function flagsFor(query: DecodedPacket): number {
+export function flagsFor(query: DecodedPacket): number {
   return AUTHORITATIVE_ANSWER | RECURSION_AVAILABLE | ((query.flags ?? 0) & RECURSION_DESIRED);
 }
 
@@ -223,11 +223,12 @@ function listenTcp(host: string, port: number, respond: Respond): Promise<Listen
   return listen(server, host, port);
 }
 
-function decodeQuery(msg: Buffer): DecodedPacket | null {
+/** The query in `msg`, or null when it is not DNS: a real server drops it too. */
+export function decodeQuery(msg: Buffer): DecodedPacket | null {
   try {
     return decode(msg);
   } catch {
-    return null; // not DNS: a real server drops it too
+    return null;
   }
 }
 

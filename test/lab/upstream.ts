@@ -4,8 +4,9 @@
  *
  * - HTTP on port 80 of every address of the namespace (IPv4 and IPv6): 200 to `GET /`, 404 otherwise.
  * - DNS (UDP) on `ADDRESSES.resolver`:53 (see topology.ts): `www.upstream.test` is A `ADDRESSES.web` and
- *   AAAA `ADDRESSES.web6`; any other name is NXDOMAIN. The lab DNS server (dns.ts) is no use here: its
- *   `lab.test` names all point to 127.0.0.1, which from the home namespace is home's own loopback.
+ *   AAAA `ADDRESSES.web6`; any other name is NXDOMAIN. The lab DNS server (dns.ts) cannot serve this zone
+ *   (its `lab.test` names all point to 127.0.0.1, which from the home namespace is home's own loopback);
+ *   only its wire rules are shared: the answer's flags, and silence for what is not DNS.
  *
  * Prints one JSON line `{ "listening": true }` once everything listens. Reads commands on stdin, one a line,
  * and acknowledges each with a JSON line `{ "dns": "<mode>" }` once it applies:
@@ -15,16 +16,8 @@
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
-import {
-  type Answer,
-  AUTHORITATIVE_ANSWER,
-  type DecodedPacket,
-  decode,
-  encode,
-  type Packet,
-  RECURSION_AVAILABLE,
-  RECURSION_DESIRED,
-} from 'dns-packet';
+import { type Answer, type DecodedPacket, encode, type Packet } from 'dns-packet';
+import { decodeQuery, flagsFor } from './dns.js';
 import { ADDRESSES, DNS_MODES, type DnsMode } from './topology.js';
 
 const SERVFAIL = 2;
@@ -35,7 +28,7 @@ const TTL = 1;
 export function upstreamAnswer(query: DecodedPacket, mode: DnsMode): Packet | undefined {
   if (mode === 'drop') return undefined;
   const questions = query.questions ?? [];
-  const flags = AUTHORITATIVE_ANSWER | RECURSION_AVAILABLE | ((query.flags ?? 0) & RECURSION_DESIRED);
+  const flags = flagsFor(query);
   const base = { type: 'response' as const, id: query.id, questions };
   if (mode === 'servfail') return { ...base, flags: flags | SERVFAIL };
   if (questions[0]?.name.toLowerCase() !== ADDRESSES.webName) return { ...base, flags: flags | NXDOMAIN };
@@ -51,12 +44,8 @@ async function main(): Promise<void> {
   let mode: DnsMode = 'ok';
   const dns = createSocket('udp4');
   dns.on('message', (msg, from) => {
-    let query: DecodedPacket;
-    try {
-      query = decode(msg);
-    } catch {
-      return; // not DNS: a real server drops it too
-    }
+    const query = decodeQuery(msg);
+    if (!query) return;
     const response = upstreamAnswer(query, mode);
     if (response) dns.send(encode(response), from.port, from.address);
   });

@@ -8,7 +8,7 @@
  */
 import type { CycleRecord } from '../../store/types.js';
 import { lasting } from './text.js';
-import type { Details, OpenCondition, Rule, Transition } from './types.js';
+import { type Details, type OpenCondition, type Rule, type Transition, transitionOf } from './types.js';
 
 const DAY_MS = 86_400_000;
 
@@ -42,17 +42,8 @@ export function certExpiryRule(config: { days: number }, saved?: unknown): Rule 
     subject: string,
     e: CertEpisode,
     summary: string,
-    extra: Details,
-  ): Transition => ({
-    kind: 'cert_expiry',
-    state,
-    subject,
-    startProbeId: e.startProbeId,
-    startedAtMs: e.startedAtMs,
-    endedAtMs: state === 'resolved' ? e.endedAtMs : null,
-    summary,
-    details: extra,
-  });
+    details: Details,
+  ) => transitionOf(e, { kind: 'cert_expiry', state, subject, summary, details });
 
   const judge = (cycle: CycleRecord, intervalMs: number, source: string, expiresAt: number): Transition[] => {
     const ts = cycle.ts.getTime();

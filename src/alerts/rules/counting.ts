@@ -7,7 +7,7 @@
  */
 import type { CycleRecord } from '../../store/types.js';
 import type { AlertKind } from '../types.js';
-import type { Details, OpenCondition, Rule, Transition } from './types.js';
+import { type Details, type OpenCondition, type Rule, type Transition, transitionOf } from './types.js';
 
 /** One cycle as a rule counts it. */
 export interface Mark<F = never> {
@@ -107,16 +107,8 @@ export function countingRule<F = never, T = null>(opts: CountingOptions<F, T>): 
     episode: Episode<T>,
     summary: string,
     extra: Details = {},
-  ): Transition => ({
-    kind,
-    state,
-    subject,
-    startProbeId: episode.startProbeId,
-    startedAtMs: episode.startedAtMs,
-    endedAtMs: state === 'resolved' ? episode.endedAtMs : null,
-    summary,
-    details: { ...details(episode), ...extra },
-  });
+  ): Transition =>
+    transitionOf(episode, { kind, state, subject, summary, details: { ...details(episode), ...extra } });
 
   const step = (
     subject: string | null,

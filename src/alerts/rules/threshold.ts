@@ -6,7 +6,7 @@
  */
 import type { CycleRecord } from '../../store/types.js';
 import type { AlertKind } from '../types.js';
-import type { Details, OpenCondition, Rule, Transition } from './types.js';
+import { type Details, type OpenCondition, type Rule, type Transition, transitionOf } from './types.js';
 
 /** The figure of one subject at one cycle. */
 export interface Level {
@@ -55,16 +55,14 @@ export function thresholdRule(opts: ThresholdOptions): Rule {
     e: ThresholdEpisode,
     summary: string,
     extra: Details = {},
-  ): Transition => ({
-    kind,
-    state,
-    subject,
-    startProbeId: e.startProbeId,
-    startedAtMs: e.startedAtMs,
-    endedAtMs: state === 'resolved' ? e.endedAtMs : null,
-    summary,
-    details: { ...opts.details(e.last), worst: round(e.worst), ...extra },
-  });
+  ): Transition =>
+    transitionOf(e, {
+      kind,
+      state,
+      subject,
+      summary,
+      details: { ...opts.details(e.last), worst: round(e.worst), ...extra },
+    });
 
   return {
     kind,

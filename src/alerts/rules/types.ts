@@ -22,6 +22,30 @@ export interface Transition {
   readonly details: Details;
 }
 
+/** Where a rule's condition began, and the end of its last bad cycle so far. */
+export interface Span {
+  readonly startProbeId: number;
+  readonly startedAtMs: number;
+  readonly endedAtMs: number;
+}
+
+/** The condition `span` beginning or ending: only an ended one reports its end. */
+export function transitionOf(
+  span: Span,
+  t: Pick<Transition, 'kind' | 'state' | 'subject' | 'summary' | 'details'>,
+): Transition {
+  return {
+    kind: t.kind,
+    state: t.state,
+    subject: t.subject,
+    startProbeId: span.startProbeId,
+    startedAtMs: span.startedAtMs,
+    endedAtMs: t.state === 'resolved' ? span.endedAtMs : null,
+    summary: t.summary,
+    details: t.details,
+  };
+}
+
 /** A condition firing now. */
 export interface OpenCondition {
   readonly kind: AlertKind;

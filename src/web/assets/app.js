@@ -15,10 +15,56 @@ const SUMMARY_EVERY_MS = 30_000;
 const CHARTS_EVERY_MS = 60_000;
 /** After a change of state, the database has the cycle that made it within this delay. */
 const SETTLE_MS = 1_500;
-/** The smoke shows the time to first byte: failed probes have none, their share is the loss. */
-const SMOKE_PHASE = 'ttfb';
-const PHASES = ['dns', 'connect', 'tls', 'wait'];
-const PHASE_LABEL = { dns: 'DNS', connect: 'connect', tls: 'TLS', wait: 'wait' };
+/**
+ * What the charts of each kind of source draw. `layers`: the phases stacked, their sum being `top` (named
+ * `topLabel` in the readout); `smoke`: the phase whose distribution is drawn, one failed probes lack where
+ * the kind has one (ttfb, connect), so their share is the loss alone. icmp and dns have only `total`,
+ * which a failed probe has too: the time to its failure.
+ */
+const KINDS = {
+  http: {
+    layers: ['dns', 'connect', 'tls', 'wait'],
+    top: 'ttfb',
+    topLabel: 'first byte',
+    smoke: 'ttfb',
+    smokeTitle: 'Time to first byte',
+  },
+  icmp: {
+    layers: ['dns', 'rtt'],
+    top: 'rtt',
+    topLabel: 'round trip',
+    smoke: 'total',
+    smokeTitle: 'Round trip',
+  },
+  tcp: {
+    layers: ['dns', 'connect'],
+    top: 'connected',
+    topLabel: 'connected',
+    smoke: 'connect',
+    smokeTitle: 'TCP handshake',
+  },
+  dns: {
+    layers: ['dns', 'connect', 'query'],
+    top: 'answer',
+    topLabel: 'answer',
+    smoke: 'total',
+    smokeTitle: 'Time to answer',
+  },
+};
+const PHASE_LABEL = {
+  dns: 'DNS',
+  connect: 'connect',
+  tls: 'TLS',
+  wait: 'wait',
+  rtt: 'round trip',
+  query: 'query',
+};
+/** The colour of each layer (a custom property, --c-…). */
+const PHASE_COLOR = { dns: 'dns', connect: 'connect', tls: 'tls', wait: 'wait', rtt: 'wait', query: 'wait' };
+/** Layers a source of the kind has only in some steps (dns://: a TCP connection after a truncated answer). */
+const OCCASIONAL = { dns: ['connect'] };
+/** The phases both /api/series and the live events carry: per step, the mean of the probes that had one. */
+const MEASURED = ['dns', 'connect', 'tls', 'wait', 'ttfb', 'total'];
 
 const app = {
   range: readRange(),
@@ -435,7 +481,7 @@ function tickOutages() {
 const binStart = (s, step) => Math.floor((s - ORIGIN_S) / step) * step + ORIGIN_S;
 
 /** The source columns a chart draws, and those the live edge keeps sums for. */
-const SOURCE_COLUMNS = ['probes', 'failed', 'loss', 'dns', 'connect', 'tls', 'wait', 'ttfb'];
+const SOURCE_COLUMNS = ['probes', 'failed', 'loss', ...MEASURED];
 const SMOKE_COLUMNS = ['min', 'p10', 'p25', 'median', 'p75', 'p90', 'max'];
 
 async function loadCharts() {
@@ -444,7 +490,7 @@ async function loadCharts() {
   const series = await api('/api/series', { range: app.range, step });
   const smokes = await Promise.all(
     series.sources.map((s) =>
-      api('/api/smoke', { range: app.range, step, source: s.source, phase: SMOKE_PHASE }),
+      api('/api/smoke', { range: app.range, step, source: s.source, phase: KINDS[kindOf(s.source)].smoke }),
     ),
   );
   if (load !== app.chartLoad) return;
@@ -475,17 +521,11 @@ function buildModel(series, smokes) {
   place(availability.cycles, series.availability.t, series.availability.cycles);
   place(availability.down, series.availability.t, series.availability.downCycles);
   const sources = series.sources.map((s, si) => {
-    const source = { uri: s.source, live: new Map() };
+    const kind = KINDS[kindOf(s.source)];
+    const source = { uri: s.source, kind, phases: phasesOf(s.source), live: new Map() };
     for (const name of [...SOURCE_COLUMNS, ...SMOKE_COLUMNS]) source[name] = column();
-    const from = {
-      loss: 'lossPct',
-      dns: 'dnsMs',
-      connect: 'connectMs',
-      tls: 'tlsMs',
-      wait: 'waitMs',
-      ttfb: 'ttfbMs',
-    };
-    for (const name of SOURCE_COLUMNS) place(source[name], s.t, s[from[name] ?? name]);
+    const field = (name) => (name === 'loss' ? 'lossPct' : MEASURED.includes(name) ? `${name}Ms` : name);
+    for (const name of SOURCE_COLUMNS) place(source[name], s.t, s[field(name)]);
     const smoke = smokes[si];
     for (const name of SMOKE_COLUMNS) place(source[name], smoke.t, smoke[`${name}Ms`]);
     return source;
@@ -530,17 +570,18 @@ function mergeCycle(cycle, redraw = true) {
     }
     acc.probes += 1;
     acc.failed += result.disconnected ? 1 : 0;
-    for (const phase of [...PHASES, 'ttfb']) {
-      const v = result.phases[phase];
+    for (const phase of MEASURED) {
+      const v = result.phases[phase] ?? null;
       if (v === null) continue;
       acc.sum[phase] += v;
       acc.n[phase] += 1;
     }
-    const ttfb = result.phases[SMOKE_PHASE];
-    if (ttfb !== null) {
-      if (acc.samples) acc.samples.push(ttfb);
-      acc.lo = Math.min(acc.lo, ttfb);
-      acc.hi = Math.max(acc.hi, ttfb);
+    // The phase the smoke of this source was fetched for, so the live edge draws the same distribution.
+    const sample = result.phases[source.kind.smoke] ?? null;
+    if (sample !== null) {
+      if (acc.samples) acc.samples.push(sample);
+      acc.lo = Math.min(acc.lo, sample);
+      acc.hi = Math.max(acc.hi, sample);
     }
     write(source, i, acc);
   }
@@ -552,12 +593,12 @@ function mergeCycle(cycle, redraw = true) {
 
 /** A step's sums to add live cycles to: empty, or the fetched step weighted by its probes. */
 function seed(source, i) {
-  const zero = () => Object.fromEntries([...PHASES, 'ttfb'].map((p) => [p, 0]));
+  const zero = () => Object.fromEntries(MEASURED.map((p) => [p, 0]));
   const probes = source.probes[i];
   if (probes === null)
     return { probes: 0, failed: 0, sum: zero(), n: zero(), samples: [], lo: Infinity, hi: -Infinity };
   const acc = { probes, failed: source.failed[i] ?? 0, sum: zero(), n: zero(), samples: null };
-  for (const phase of [...PHASES, 'ttfb']) {
+  for (const phase of MEASURED) {
     if (source[phase][i] === null) continue;
     acc.sum[phase] = source[phase][i] * probes;
     acc.n[phase] = probes;
@@ -571,8 +612,7 @@ function write(source, i, acc) {
   source.probes[i] = acc.probes;
   source.failed[i] = acc.failed;
   source.loss[i] = (100 * acc.failed) / acc.probes;
-  for (const phase of [...PHASES, 'ttfb'])
-    source[phase][i] = acc.n[phase] ? acc.sum[phase] / acc.n[phase] : null;
+  for (const phase of MEASURED) source[phase][i] = acc.n[phase] ? acc.sum[phase] / acc.n[phase] : null;
   if (acc.samples) {
     const sorted = [...acc.samples].sort((a, b) => a - b);
     const rank = (q) => sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? null;
@@ -621,22 +661,58 @@ function chartHeight() {
   return window.innerWidth < 600 ? 150 : 190;
 }
 
-/** The phases a source has: no DNS for an address literal, no TLS without https. */
+/** The kind of a source, from its scheme: http(s), icmp, tcp or dns. */
+function kindOf(uri) {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase();
+  return scheme === 'icmp' || scheme === 'tcp' || scheme === 'dns' ? scheme : 'http';
+}
+
+/**
+ * The layers a source's phase chart stacks, from its kind: no DNS for an address literal (nor for
+ * icmp://gateway, read from the routing table), no TLS without https.
+ */
 function phasesOf(uri) {
+  const kind = kindOf(uri);
   let url;
   try {
     url = new URL(uri);
   } catch {
-    return PHASES;
+    return KINDS[kind].layers;
   }
-  const literal = /^[\d.]+$|^\[/.test(url.hostname);
-  return PHASES.filter((p) => !(p === 'dns' && literal) && !(p === 'tls' && url.protocol !== 'https:'));
+  const literal = /^[\d.]+$|^\[/.test(url.hostname) || (kind === 'icmp' && url.hostname === 'gateway');
+  return KINDS[kind].layers.filter(
+    (p) => !(p === 'dns' && literal) && !(p === 'tls' && url.protocol !== 'https:'),
+  );
 }
 
+/** A step with at least one probe answered: a failed probe has a total too (its time to failure). */
+const answered = (s, i) => s.total[i] !== null && s.probes[i] !== null && s.failed[i] < s.probes[i];
+
+/** Values derived from a step's means: the round trip (icmp), the answer and its query (dns), connected (tcp). */
+const DERIVED = {
+  rtt: (s, i) => (answered(s, i) ? s.total[i] : null),
+  answer: (s, i) => (answered(s, i) ? s.total[i] : null),
+  query: (s, i) => (answered(s, i) ? Math.max(0, s.total[i] - (s.dns[i] ?? 0) - (s.connect[i] ?? 0)) : null),
+  connected: (s, i) => (s.connect[i] === null ? null : (s.dns[i] ?? 0) + s.connect[i]),
+};
+
+/** A source's value of `name` (a measured phase or a derived one) at step `i`. */
+function phaseAt(source, name, i) {
+  return Object.hasOwn(DERIVED, name) ? DERIVED[name](source, i) : source[name][i];
+}
+
+/** The column of `name` over every step. */
+function columnOf(source, name) {
+  return source.probes.map((_, i) => phaseAt(source, name, i));
+}
+
+/** A legend's name: host and path, the kind before it unless http(s), the query of dns:// and #ipv4/#ipv6 kept. */
 function shortName(uri) {
+  const kind = kindOf(uri);
   try {
     const url = new URL(uri);
-    return url.host + (url.pathname === '/' ? '' : url.pathname);
+    const name = url.host + (url.pathname === '/' ? '' : url.pathname) + (kind === 'dns' ? url.search : '');
+    return `${kind === 'http' ? '' : `${kind} `}${name}${url.hash}`;
   } catch {
     return uri;
   }
@@ -754,6 +830,7 @@ function drawCharts() {
     const card = $('#source-template').content.firstElementChild.cloneNode(true);
     card.dataset.source = source.uri;
     $('.source-name', card).textContent = source.uri;
+    $('.smoke-title', card).textContent = source.kind.smokeTitle;
     for (const el of $$('.step-name', card)) el.textContent = stepName;
     container.append(card);
     phaseChart(card, k, c);
@@ -803,15 +880,20 @@ function lossChart(c, stepName) {
   });
 }
 
-/** Mean DNS, connect, TLS and wait per step, stacked: their sum is the time to first byte. */
+/**
+ * Mean phases per step, stacked, so the top edge is the time the kind is about: DNS, connect, TLS and
+ * wait up to the first byte (http), DNS and the round trip (icmp), DNS and the handshake (tcp), DNS, a TCP
+ * connection and the query up to the answer (dns).
+ */
 function phaseChart(card, k, c) {
   const at = () => app.model.sources[k];
-  const phases = phasesOf(at().uri);
+  const { phases, kind } = at();
+  const occasional = OCCASIONAL[kindOf(at().uri)] ?? [];
   const stack = () => {
     const source = at();
     const sums = phases.map(() => []);
     source.probes.forEach((_, i) => {
-      const values = phases.map((p) => source[p][i]);
+      const values = phases.map((p) => phaseAt(source, p, i));
       let total = 0;
       values.forEach((v, n) => {
         total += v ?? 0;
@@ -820,43 +902,57 @@ function phaseChart(card, k, c) {
     });
     return sums;
   };
+  const color = (p) => c[PHASE_COLOR[p]];
+  // The top's value, unless it is the last layer itself (icmp: the round trip).
+  const tail = (source, i) =>
+    kind.top === phases[phases.length - 1]
+      ? []
+      : [[null, ` · ${kind.topLabel} ${fmtMs(phaseAt(source, kind.top, i))}`]];
+  const shownAt = (source, i) =>
+    phases.filter((p) => !occasional.includes(p) || phaseAt(source, p, i) !== null);
   const el = $('.phases-readout', card);
   makeChart($('.plot.phases', card), {
     colors: c,
     series: phases.map((p, n) => ({
       label: PHASE_LABEL[p],
-      stroke: c[p],
+      stroke: color(p),
       width: 1,
-      fill: n === 0 ? translucent(c[p], 0.6) : undefined,
+      fill: n === 0 ? translucent(color(p), 0.6) : undefined,
       points: { show: false },
     })),
-    bands: phases.slice(1).map((p, n) => ({ series: [n + 2, n + 1], fill: translucent(c[p], 0.6) })),
+    bands: phases.slice(1).map((p, n) => ({ series: [n + 2, n + 1], fill: translucent(color(p), 0.6) })),
     yRange: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1],
     yValue: fmtAxisMs,
     data: () => [app.model.t, ...stack()],
     describe: () => {
       const source = at();
-      const i = lastIndex(source.ttfb, null);
+      const i = lastIndex(columnOf(source, kind.top), null);
       return i < 0
         ? `Phases of ${source.uri}: no response in this range`
-        : `Phases of ${source.uri}, mean per step; latest: ${phases.map((p) => `${PHASE_LABEL[p]} ${fmtMs(source[p][i])}`).join(', ')}`;
+        : `Phases of ${source.uri}, mean per step; latest: ${shownAt(source, i)
+            .map((p) => `${PHASE_LABEL[p]} ${fmtMs(phaseAt(source, p, i))}`)
+            .join(', ')}`;
     },
     readout: (idx) => {
       const source = at();
-      const i = lastIndex(source.ttfb, idx);
+      const i = lastIndex(columnOf(source, kind.top), idx);
       if (i < 0) return readout(el, [[null, 'No response in this range.']]);
       readout(el, [
         [null, `${fmtTime(app.model.t[i] * 1000)} · `],
-        ...phases.map((p) => [c[p], `${PHASE_LABEL[p]} ${fmtMs(source[p][i])}`]),
-        [null, ` · first byte ${fmtMs(source.ttfb[i])}`],
+        ...shownAt(source, i).map((p) => [color(p), `${PHASE_LABEL[p]} ${fmtMs(phaseAt(source, p, i))}`]),
+        ...tail(source, i),
       ]);
     },
   });
 }
 
-/** SmokePing's picture: per step the min–max, 10–90 % and 25–75 % bands of the time to first byte, and its median. */
+/**
+ * SmokePing's picture: per step the min–max, 10–90 % and 25–75 % bands of the source's smoke phase (the
+ * time to first byte, the round trip, the handshake, the time to the answer) and its median.
+ */
 function smokeChart(card, k, c) {
   const at = () => app.model.sources[k];
+  const title = at().kind.smokeTitle;
   const edge = (label) => ({ label, stroke: 'transparent', width: 0, points: { show: false } });
   const el = $('.smoke-readout', card);
   makeChart($('.plot.smoke', card), {
@@ -893,8 +989,8 @@ function smokeChart(card, k, c) {
       const source = at();
       const i = lastIndex(source.median, null);
       return i < 0
-        ? `Time to first byte of ${source.uri}: no response in this range`
-        : `Time to first byte of ${source.uri} per step: latest median ${fmtMs(source.median[i])}, 10–90 % ${fmtMs(source.p10[i])} to ${fmtMs(source.p90[i])}`;
+        ? `${title} of ${source.uri}: no response in this range`
+        : `${title} of ${source.uri} per step: latest median ${fmtMs(source.median[i])}, 10–90 % ${fmtMs(source.p10[i])} to ${fmtMs(source.p90[i])}`;
     },
     readout: (idx) => {
       const source = at();
