@@ -15,6 +15,7 @@ import { PROBERS, type ProberRegistry } from '../src/probes/index.js';
 import type { ProbeResult, Prober } from '../src/probes/types.js';
 import type { CycleRecord } from '../src/store/types.js';
 import { FakeClock } from './helpers/fake-clock.js';
+import { answered } from './helpers/results.js';
 
 const OPTIONS = { timeoutMs: 1500, followRedirects: true, maxRedirects: 10, insecure: false };
 
@@ -28,20 +29,7 @@ function source(uri: string, engine: 'curl' | 'http' = 'http'): SourceConfig {
   };
 }
 
-function ok(uri: string, totalMs = 20): ProbeResult {
-  return {
-    source: uri,
-    disconnected: false,
-    status: 200,
-    error: null,
-    dnsMs: 1,
-    connectMs: 2,
-    tlsMs: 3,
-    ttfbMs: totalMs - 1,
-    totalMs,
-    remoteIp: '127.0.0.1',
-  };
-}
+const ok = (uri: string, totalMs = 20) => answered(uri, { totalMs });
 
 const instant: Prober = async (s) => ok(s.uri);
 /** Every HTTP engine replaced by `prober` (the tests' sources are all HTTP). */

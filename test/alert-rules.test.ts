@@ -8,16 +8,17 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type AlertEngine, createEngine, type Outcome } from '../src/alerts/rules/engine.js';
 import { maintenanceEnd } from '../src/alerts/rules/maintenance.js';
-import { cycleFacts, evidenceFrom, outageTally } from '../src/alerts/rules/outage-diagnosis.js';
+import { cycleFacts, outageTally } from '../src/alerts/rules/outage-diagnosis.js';
 import { SampleWindow } from '../src/alerts/rules/samples.js';
 import type { AlertEvent } from '../src/alerts/types.js';
 import type { AlertsConfig, MaintenanceWindow } from '../src/config/types.js';
 import { diagnose } from '../src/diagnosis/diagnose.js';
 import type { Layer } from '../src/diagnosis/layers.js';
-import { evidenceOf } from '../src/diagnosis/span.js';
+import { evidenceFrom, evidenceOf } from '../src/diagnosis/span.js';
 import type { ErrorClass, ProbeResult } from '../src/probes/types.js';
 import type { CycleRecord, CycleResult } from '../src/store/types.js';
 import { FakeClock } from './helpers/fake-clock.js';
+import { answered, failed } from './helpers/results.js';
 
 const AGENT = 'lab';
 /** 2026-03-01 09:02:11 UTC, a whole second: the first cycle's ts. */
@@ -44,35 +45,10 @@ const NO_RULES: AlertsConfig = {
   notifiers: [],
 };
 
-function up(source: string, totalMs = 20, status = 200): ProbeResult {
-  return {
-    source,
-    disconnected: false,
-    status,
-    error: null,
-    dnsMs: 1,
-    connectMs: 2,
-    tlsMs: 3,
-    ttfbMs: totalMs - 1,
-    totalMs,
-    remoteIp: '127.0.0.1',
-  };
-}
+const up = (source: string, totalMs = 20, status = 200) => answered(source, { totalMs, status });
 
-function down(source: string, error: ErrorClass = 'timeout'): ProbeResult {
-  return {
-    source,
-    disconnected: true,
-    status: null,
-    error,
-    dnsMs: 1,
-    connectMs: null,
-    tlsMs: null,
-    ttfbMs: null,
-    totalMs: 1500,
-    remoteIp: null,
-  };
-}
+const down = (source: string, error: ErrorClass = 'timeout') =>
+  failed(source, error, { dnsMs: 1, totalMs: 1500 });
 
 /** A result with its source's layer, as a cycle carries it. */
 function echo(source: string, answered: boolean, layer: Layer, error: ErrorClass = 'timeout'): CycleResult {
@@ -381,8 +357,8 @@ describe('alert rules: link_down diagnosis', () => {
         .map(([s, layer]) => echo(s, random(3) === 0, layer, errors[random(errors.length)])),
     );
     const tally = outageTally.empty();
-    for (const results of cycles) outageTally.add(tally, cycleFacts(results));
-    assert.deepEqual(evidenceFrom(tally), evidenceOf(cycles));
+    for (const results of cycles) outageTally.add(tally, cycleFacts(diagnose(results).kind, results));
+    assert.deepEqual(evidenceFrom(tally.sources), evidenceOf(cycles));
     const kinds = new Map<string, number>();
     for (const results of cycles)
       kinds.set(diagnose(results).kind, (kinds.get(diagnose(results).kind) ?? 0) + 1);

@@ -24,6 +24,7 @@ import { createLiveHub } from '../src/web/live.js';
 import { need } from './helpers/env.js';
 import { FakeClock } from './helpers/fake-clock.js';
 import { withClient, withTestDatabase } from './helpers/pg.js';
+import { answered, failed } from './helpers/results.js';
 import { NOT_BUILT, type RunningWmn, startWmn, WMN_BUILT } from './helpers/wmn.js';
 
 const SECRET = 'lab-webhook-secret-0123456789';
@@ -314,30 +315,8 @@ describe('alerts: restarts and reloads in process', () => {
   });
   const result = (up: boolean): ProbeResult =>
     up
-      ? {
-          source: 'https://a/',
-          disconnected: false,
-          status: 200,
-          error: null,
-          dnsMs: 1,
-          connectMs: 1,
-          tlsMs: 1,
-          ttfbMs: 2,
-          totalMs: 3,
-          remoteIp: null,
-        }
-      : {
-          source: 'https://a/',
-          disconnected: true,
-          status: null,
-          error: 'unreachable',
-          dnsMs: null,
-          connectMs: null,
-          tlsMs: null,
-          ttfbMs: null,
-          totalMs: 1,
-          remoteIp: null,
-        };
+      ? answered('https://a/', { connectMs: 1, tlsMs: 1, totalMs: 3, remoteIp: null })
+      : failed('https://a/', 'unreachable');
 
   /** Notifiers that deliver into `delivered` when their URL is mem://ok, and fail otherwise. */
   function world() {

@@ -30,6 +30,7 @@ import { createLiveHub, type LiveHub } from '../src/web/live.js';
 import { startWebServer, type WebServer } from '../src/web/server.js';
 import { need } from './helpers/env.js';
 import { withTestDatabase } from './helpers/pg.js';
+import { answered, failed } from './helpers/results.js';
 import { NOT_BUILT, startWmn, WMN_BUILT, webUrl, writeAgentConfig } from './helpers/wmn.js';
 import { closedPort } from './lab/faults.js';
 import { type Listening, listen } from './lab/listen.js';
@@ -119,36 +120,11 @@ function sourceConfig(uri: string, layer?: Layer): SourceConfig {
   }
 }
 
-function ok(source: string, ms: Partial<ProbeResult> = {}): ProbeResult {
-  return {
-    source,
-    disconnected: false,
-    status: 200,
-    error: null,
-    dnsMs: null,
-    connectMs: 2,
-    tlsMs: null,
-    ttfbMs: 10,
-    totalMs: 12,
-    remoteIp: '192.0.2.1',
-    ...ms,
-  } as ProbeResult;
-}
+/** An answer over plain HTTP to an address: connect, first byte, end. */
+const ok = (source: string, ms: Partial<ProbeResult> = {}) =>
+  answered(source, { dnsMs: null, tlsMs: null, ttfbMs: 10, totalMs: 12, remoteIp: '192.0.2.1', ...ms });
 
-function refused(source: string): ProbeResult {
-  return {
-    source,
-    disconnected: true,
-    status: null,
-    error: 'refused',
-    dnsMs: null,
-    connectMs: null,
-    tlsMs: null,
-    ttfbMs: null,
-    totalMs: 1,
-    remoteIp: null,
-  };
-}
+const refused = (source: string) => failed(source, 'refused');
 
 /** An icmp:// probe with these echo round trips (null: lost); mean RTT as its total, as fping's prober. */
 function echoes(source: string, samplesMs: (number | null)[]): ProbeResult {
@@ -161,7 +137,7 @@ function echoes(source: string, samplesMs: (number | null)[]): ProbeResult {
 }
 
 /** A tcp:// or dns:// probe that got its answer: no HTTP status. */
-function answered(source: string, ms: Partial<ProbeResult> = {}): ProbeResult {
+function connected(source: string, ms: Partial<ProbeResult> = {}): ProbeResult {
   return ok(source, { status: null, ttfbMs: null, ...ms });
 }
 
@@ -400,8 +376,8 @@ describe('exporter: metrics from the live hub', () => {
           ok(C, { dnsMs: 1, tlsMs: 3, certExpiresAt: expiry }),
           echoes(GATEWAY, [1, 2]),
           echoes(ANCHOR, [10, null, 14, 11]),
-          answered(TCP, { connectMs: 5, totalMs: 5 }),
-          answered(DNS, { connectMs: null, totalMs: 8 }),
+          connected(TCP, { connectMs: 5, totalMs: 5 }),
+          connected(DNS, { connectMs: null, totalMs: 8 }),
         ]),
       );
       const text = await h.metrics();
@@ -448,8 +424,8 @@ describe('exporter: metrics from the live hub', () => {
           refused(C),
           echoes(GATEWAY, [1, 1]),
           echoes(ANCHOR, [null, null, null, null]),
-          answered(TCP),
-          answered(DNS),
+          connected(TCP),
+          connected(DNS),
         ]),
       );
       const later = await h.metrics();

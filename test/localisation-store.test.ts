@@ -10,20 +10,22 @@ import { createLogger } from '../src/log.js';
 import { createPostgresStore } from '../src/store/postgres.js';
 import type { CycleRecord, CycleResult, Store } from '../src/store/types.js';
 import { withTestDatabase } from './helpers/pg.js';
+import { answered, failed } from './helpers/results.js';
 
 const log = createLogger({ level: 'error' });
 const T0 = 1_790_000_000;
 
+/** An echo-like result (no HTTP phases) with its layer; absent layer: a row of an older version. */
 function result(
   source: string,
   layer: CycleResult['layer'],
   ok: boolean,
   extra: Partial<CycleResult> = {},
 ): CycleResult {
-  const common = { source, dnsMs: null, connectMs: null, tlsMs: null, ttfbMs: null, remoteIp: null };
+  const bare = { dnsMs: null, connectMs: null, tlsMs: null, ttfbMs: null, remoteIp: null };
   const outcome = ok
-    ? { ...common, disconnected: false as const, status: null, error: null, totalMs: 5 }
-    : { ...common, disconnected: true as const, status: null, error: 'timeout' as const, totalMs: 1000 };
+    ? answered(source, { ...bare, status: null, totalMs: 5 })
+    : failed(source, 'timeout', { totalMs: 1000 });
   return { ...outcome, ...(layer === undefined ? {} : { layer }), ...extra } as CycleResult;
 }
 

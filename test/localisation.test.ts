@@ -95,6 +95,23 @@ async function expectDiagnosis(
   return rows;
 }
 
+/** Makes a fault with `make(true)`, checks the cycle's diagnosis (and `more`), then undoes the fault. */
+async function diagnosedUnder(
+  t: TestContext,
+  make: (home: Topology, on: boolean) => Promise<void>,
+  expected: string,
+  more: (rows: Map<string, MetricRow>) => void = () => {},
+): Promise<void> {
+  const home = ready(t);
+  if (!home) return;
+  await make(home, true);
+  try {
+    more(await expectDiagnosis(t, home, expected));
+  } finally {
+    await make(home, false);
+  }
+}
+
 describe('fault localisation in a real home network', { concurrency: false }, () => {
   test('ok: every layer answers, with the layers each source defaults to', async (t) => {
     const home = ready(t);
@@ -118,64 +135,42 @@ describe('fault localisation in a real home network', { concurrency: false }, ()
     assert.ok((rows.get(`tcp://${ADDRESSES.web}:80`)?.connect_ms ?? 0) > 0);
   });
 
-  test('lan: the home link is down', async (t) => {
-    const home = ready(t);
-    if (!home) return;
-    await home.lan(true);
-    try {
-      await expectDiagnosis(t, home, 'lan');
-    } finally {
-      await home.lan(false);
-    }
-  });
+  test('lan: the home link is down', (t) => diagnosedUnder(t, (home, on) => home.lan(on), 'lan'));
 
-  test('isp: the router answers, nothing beyond it does', async (t) => {
-    const home = ready(t);
-    if (!home) return;
-    await home.upstream(true);
-    try {
-      const rows = await expectDiagnosis(t, home, 'isp');
-      assert.equal(rows.get('icmp://gateway')?.disconnected, false);
-    } finally {
-      await home.upstream(false);
-    }
-  });
+  test('isp: the router answers, nothing beyond it does', (t) =>
+    diagnosedUnder(
+      t,
+      (home, on) => home.upstream(on),
+      'isp',
+      (rows) => {
+        assert.equal(rows.get('icmp://gateway')?.disconnected, false);
+      },
+    ));
 
-  test('dns: addresses answer, the resolver fails (SERVFAIL)', async (t) => {
-    const home = ready(t);
-    if (!home) return;
-    await home.dns('servfail');
-    try {
-      const rows = await expectDiagnosis(t, home, 'dns');
-      assert.equal(rows.get(`dns://${ADDRESSES.resolver}/${ADDRESSES.webName}?type=A`)?.error, 'servfail');
-      assert.equal(rows.get(`${WEB}#ipv4`)?.error, 'dns');
-    } finally {
-      await home.dns('ok');
-    }
-  });
+  test('dns: addresses answer, the resolver fails (SERVFAIL)', (t) =>
+    diagnosedUnder(
+      t,
+      (home, on) => home.dns(on ? 'servfail' : 'ok'),
+      'dns',
+      (rows) => {
+        assert.equal(rows.get(`dns://${ADDRESSES.resolver}/${ADDRESSES.webName}?type=A`)?.error, 'servfail');
+        assert.equal(rows.get(`${WEB}#ipv4`)?.error, 'dns');
+      },
+    ));
 
-  test('dns: addresses answer, the resolver does not answer at all', async (t) => {
-    const home = ready(t);
-    if (!home) return;
-    await home.dns('drop');
-    try {
-      await expectDiagnosis(t, home, 'dns');
-    } finally {
-      await home.dns('ok');
-    }
-  });
+  test('dns: addresses answer, the resolver does not answer at all', (t) =>
+    diagnosedUnder(t, (home, on) => home.dns(on ? 'drop' : 'ok'), 'dns'));
 
-  test('ipv6: IPv6 beyond the router is gone, IPv4 works', async (t) => {
-    const home = ready(t);
-    if (!home) return;
-    await home.ipv6(true);
-    try {
-      const rows = await expectDiagnosis(t, home, 'ipv6');
-      assert.equal(rows.get(`${WEB}#ipv4`)?.disconnected, false);
-    } finally {
-      await home.ipv6(false);
-    }
-    await expectDiagnosis(t, home, 'ok');
+  test('ipv6: IPv6 beyond the router is gone, IPv4 works, and it all comes back', async (t) => {
+    await diagnosedUnder(
+      t,
+      (home, on) => home.ipv6(on),
+      'ipv6',
+      (rows) => {
+        assert.equal(rows.get(`${WEB}#ipv4`)?.disconnected, false);
+      },
+    );
+    if (topo) await expectDiagnosis(t, topo, 'ok');
   });
 
   test('a whole agent records an upstream outage and the report names it', async (t) => {

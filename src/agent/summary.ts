@@ -1,7 +1,8 @@
 /** The one info line per cycle: state, sources up/down with failure classes, the slowest phase. */
 
+import { cycleDiagnosis } from '../diagnosis/cycle.js';
 import { describeDiagnosis } from '../diagnosis/describe.js';
-import { diagnose, isDown } from '../diagnosis/diagnose.js';
+import { isDown } from '../diagnosis/diagnose.js';
 import type { LogFields } from '../log.js';
 import type { ProbeResult } from '../probes/types.js';
 import type { CycleRecord } from '../store/types.js';
@@ -22,7 +23,7 @@ export function waitMs(r: ProbeResult): number | null {
 
 export function cycleSummary(cycle: CycleRecord): LogFields {
   const up = cycle.results.filter((r) => !r.disconnected);
-  const diagnosis = diagnose(cycle.results);
+  const diagnosis = cycleDiagnosis(cycle);
   const failed = cycle.results.filter((r) => r.error !== null);
   const slowest = up.reduce<ProbeResult | null>((a, r) => (a && a.totalMs >= r.totalMs ? a : r), null);
   return {

@@ -2,6 +2,7 @@
  * A diagnosis in words, for logs, notifications and reports: "ISP (gateway answered, 1.1.1.1 and
  * 9.9.9.9 did not)". Sources are named as a person would (a host, "gateway", "9.9.9.9 DNS").
  */
+import { hostOf, parseSource } from '../config/sources.js';
 import type { Diagnosis, DiagnosisKind } from './diagnose.js';
 
 const TITLES: Readonly<Record<DiagnosisKind, string>> = {
@@ -19,15 +20,16 @@ export function diagnosisTitle(kind: DiagnosisKind): string {
   return TITLES[kind];
 }
 
-/** What a person would call a source: its host (and port, resolver, family). */
+/** What a person would call a source: its host (and port, resolver, family); the URI if it does not parse. */
 export function sourceLabel(uri: string): string {
-  const family = /#ipv([46])$/.exec(uri)?.[1];
-  const bare = uri.replace(/#ipv[46]$/, '');
-  const scheme = /^([a-z]+):\/\//.exec(bare)?.[1];
-  const authority = /^[a-z]+:\/\/([^/?#]*)/.exec(bare)?.[1] ?? bare;
+  const parsed = parseSource(uri);
+  if (!parsed.ok) return uri;
+  const source = parsed.value;
+  const host = hostOf(source);
+  const shown = host.includes(':') ? `[${host}]` : host;
   const name =
-    scheme === 'dns' ? `${authority} DNS` : scheme === 'tcp' ? authority : authority.replace(/:\d+$/, '');
-  return family ? `${name} (IPv${family})` : name;
+    source.kind === 'dns' ? `${shown} DNS` : source.kind === 'tcp' ? `${shown}:${source.port}` : shown;
+  return source.family === null ? name : `${name} (IPv${source.family})`;
 }
 
 /** "a", "a and b", "a, b and c"; past four, "a, b, c and 5 more". */

@@ -7,7 +7,8 @@
  */
 
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { DIAGNOSES, type DiagnosisKind, diagnose, isDown } from '../diagnosis/diagnose.js';
+import { cycleDiagnosis } from '../diagnosis/cycle.js';
+import { DIAGNOSES, type DiagnosisKind, isDown } from '../diagnosis/diagnose.js';
 import type { CycleRecord } from '../store/types.js';
 
 export interface AgentMetrics {
@@ -72,7 +73,7 @@ export function agentMetrics(registry: Registry): AgentMetrics {
       if (isDownNow && wasDown !== true) outages.inc({ agent });
       wasDown = isDownNow;
       down.set({ agent }, isDownNow ? 1 : 0);
-      showDiagnosis(agent, diagnose(cycle.results).kind);
+      showDiagnosis(agent, cycleDiagnosis(cycle).kind);
     },
     sync(name) {
       if (name === agent) return;

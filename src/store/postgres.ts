@@ -4,7 +4,7 @@
  * plans it once per connection and statistics group every write under one statement.
  */
 import pg from 'pg';
-import { diagnose } from '../diagnosis/diagnose.js';
+import { cycleDiagnosis } from '../diagnosis/cycle.js';
 import type { Logger } from '../log.js';
 import { MIGRATIONS_DIR, runMigrations } from './migrate.js';
 import {
@@ -97,7 +97,7 @@ async function writeCycle(pool: pg.Pool, cycle: CycleRecord, url: string): Promi
       cycle.ts,
       cycle.probeId,
       cycle.agent,
-      diagnose(cycle.results).kind,
+      cycleDiagnosis(cycle).kind,
       ...columns(cycle.results),
     ]);
     client.off('error', ignore);

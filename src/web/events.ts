@@ -7,8 +7,9 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { waitMs } from '../analysis/index.js';
+import { cycleDiagnosis } from '../diagnosis/cycle.js';
 import { describeDiagnosis } from '../diagnosis/describe.js';
-import { type DiagnosisKind, diagnose, isDown } from '../diagnosis/diagnose.js';
+import { type DiagnosisKind, isDown } from '../diagnosis/diagnose.js';
 import type { Layer } from '../diagnosis/layers.js';
 import type { CycleRecord } from '../store/types.js';
 import { SECURITY_HEADERS } from './respond.js';
@@ -51,7 +52,7 @@ export const MAX_CLIENTS = 64;
 const MAX_BUFFERED = 256 * 1024;
 
 function diagnosisOf(cycle: CycleRecord): CycleEvent['diagnosis'] {
-  const d = diagnose(cycle.results);
+  const d = cycleDiagnosis(cycle);
   return { kind: d.kind, text: describeDiagnosis(d) };
 }
 

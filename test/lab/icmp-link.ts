@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { ProbeResult } from '../../src/probes/types.js';
-import { createNetns, type Netns } from './netns.js';
+import { createNetns, type Netns, setAddresses, veth, withoutDad } from './netns.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -45,12 +45,10 @@ export async function createIcmpLink(): Promise<IcmpLink> {
   });
   const link = { near, far, close: async () => void (await Promise.all([near.close(), far.close()])) };
   try {
-    for (const ns of [near, far]) await noDad(ns);
-    // Both ends are created in their namespaces: the names never exist where other runs could clash.
-    const farEnd = ['peer', 'name', LINK.farIf, 'netns', far.name];
-    await run('ip', ['link', 'add', LINK.nearIf, 'netns', near.name, 'type', 'veth', ...farEnd]);
-    await configure(near, LINK.nearIf, [`${LINK.near4}/24`, `${LINK.near6}/64`, 'fe80::1/64']);
-    await configure(far, LINK.farIf, [`${LINK.far4}/24`, `${LINK.far6}/64`, `${LINK.farLinkLocal}/64`]);
+    for (const ns of [near, far]) await withoutDad(ns);
+    await veth(near, LINK.nearIf, far, LINK.farIf);
+    await setAddresses(near, LINK.nearIf, [`${LINK.near4}/24`, `${LINK.near6}/64`, 'fe80::1/64']);
+    await setAddresses(far, LINK.farIf, [`${LINK.far4}/24`, `${LINK.far6}/64`, `${LINK.farLinkLocal}/64`]);
     await Promise.all([operUp(near, LINK.nearIf), operUp(far, LINK.farIf)]);
   } catch (err) {
     await link.close();
@@ -70,28 +68,6 @@ async function operUp(ns: Netns, iface: string): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new Error(`${iface} in ${ns.name} did not come up`);
-}
-
-/** Addresses usable at once, where duplicate address detection would hold them back for a second or so. */
-async function noDad(ns: Netns): Promise<void> {
-  for (const scope of ['all', 'default'])
-    await ns.exec('sysctl', ['-qw', `net.ipv6.conf.${scope}.accept_dad=0`]);
-}
-
-async function configure(ns: Netns, iface: string, addresses: string[]): Promise<void> {
-  for (const address of addresses) {
-    const family = address.includes(':') ? '-6' : '-4';
-    await ns.exec('ip', [
-      family,
-      'addr',
-      'add',
-      address,
-      'dev',
-      iface,
-      ...(family === '-6' ? ['nodad'] : []),
-    ]);
-  }
-  await ns.exec('ip', ['link', 'set', iface, 'up']);
 }
 
 /**

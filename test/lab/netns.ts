@@ -107,3 +107,30 @@ function stop(child: ChildProcess): Promise<void> {
     child.kill('SIGTERM');
   });
 }
+
+// --- links between lab namespaces -------------------------------------------------------------------
+
+/** A veth pair `dev` in `ns` ↔ `peer` in `peerNs`, made inside them: none ever exists in the host's. */
+export async function veth(ns: Netns, dev: string, peerNs: Netns, peer: string): Promise<void> {
+  await ns.exec('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', peer, 'netns', peerNs.name]);
+}
+
+/**
+ * Turns duplicate address detection off in `ns`: link-local addresses (which `nodad` cannot reach) stay
+ * tentative for a second after every link-up, and until then a router forwards no IPv6.
+ */
+export async function withoutDad(ns: Netns): Promise<void> {
+  await ns.exec('sysctl', ['-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
+}
+
+/**
+ * Brings `dev` up with `addresses` (CIDR, v4 or v6); idempotent, so it also restores a link taken down
+ * (which loses its IPv6 addresses: keep_addr_on_down is off). `nodad`: usable at once.
+ */
+export async function setAddresses(ns: Netns, dev: string, addresses: readonly string[]): Promise<void> {
+  await ns.exec('ip', ['link', 'set', dev, 'up']);
+  for (const address of addresses) {
+    const v6 = address.includes(':');
+    await ns.exec('ip', [v6 ? '-6' : '-4', 'addr', 'replace', address, 'dev', dev, ...(v6 ? ['nodad'] : [])]);
+  }
+}

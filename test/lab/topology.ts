@@ -14,7 +14,7 @@
  */
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createNetns, type Netns } from './netns.js';
+import { createNetns, type Netns, setAddresses, veth, withoutDad } from './netns.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -77,13 +77,7 @@ export async function buildTopology(): Promise<Topology> {
     const internet = await createNetns({ label: 'internet' });
     made.push(internet);
 
-    // Link-local addresses (which `nodad` cannot reach) stay tentative for a second after every link-up,
-    // and until then the router forwards no IPv6; without DAD they, too, are usable at once.
-    await Promise.all(
-      made.map((ns) =>
-        ns.exec('sysctl', ['-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']),
-      ),
-    );
+    await Promise.all(made.map(withoutDad));
     await veth(home, LINKS.home, router, LINKS.routerLan);
     await veth(router, LINKS.routerWan, internet, LINKS.internet);
     await router.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
@@ -91,16 +85,16 @@ export async function buildTopology(): Promise<Topology> {
     const state = { wanDown: false, v6Down: false };
     const lanUp = async () => {
       await Promise.all([
-        configure(home, LINKS.home, `${ADDRESSES.home}/24`, `${ADDRESSES.home6}/64`),
-        configure(router, LINKS.routerLan, `${ADDRESSES.gateway}/24`, `${ADDRESSES.gateway6}/64`),
+        setAddresses(home, LINKS.home, [`${ADDRESSES.home}/24`, `${ADDRESSES.home6}/64`]),
+        setAddresses(router, LINKS.routerLan, [`${ADDRESSES.gateway}/24`, `${ADDRESSES.gateway6}/64`]),
       ]);
       await ip(home, 'route', 'replace', 'default', 'via', ADDRESSES.gateway);
       await ip(home, '-6', 'route', 'replace', 'default', 'via', ADDRESSES.gateway6);
     };
     const wanUp = async () => {
       await Promise.all([
-        configure(router, LINKS.routerWan, `${ADDRESSES.routerWan}/30`, `${ADDRESSES.routerWan6}/64`),
-        configure(internet, LINKS.internet, `${ADDRESSES.isp}/30`, `${ADDRESSES.isp6}/64`),
+        setAddresses(router, LINKS.routerWan, [`${ADDRESSES.routerWan}/30`, `${ADDRESSES.routerWan6}/64`]),
+        setAddresses(internet, LINKS.internet, [`${ADDRESSES.isp}/30`, `${ADDRESSES.isp6}/64`]),
       ]);
       await ip(router, 'route', 'replace', 'default', 'via', ADDRESSES.isp);
       if (!state.v6Down) await ip(router, '-6', 'route', 'replace', 'default', 'via', ADDRESSES.isp6);
@@ -145,21 +139,6 @@ export async function buildTopology(): Promise<Topology> {
 
 function ip(ns: Netns, ...args: string[]): Promise<string> {
   return ns.exec('ip', args);
-}
-
-/** A veth pair `dev` in `ns` ↔ `peer` in `peerNs`, made inside them: none ever exists in the host's. */
-async function veth(ns: Netns, dev: string, peerNs: Netns, peer: string): Promise<void> {
-  await ip(ns, 'link', 'add', dev, 'type', 'veth', 'peer', 'name', peer, 'netns', peerNs.name);
-}
-
-/**
- * Brings `dev` up with its addresses; idempotent, so it also restores a link taken down (which loses its
- * IPv6 addresses: keep_addr_on_down is off). `nodad`: usable at once, not after a second of DAD.
- */
-async function configure(ns: Netns, dev: string, v4: string, v6: string): Promise<void> {
-  await ip(ns, 'link', 'set', dev, 'up');
-  await ip(ns, 'addr', 'replace', v4, 'dev', dev);
-  await ip(ns, '-6', 'addr', 'replace', v6, 'dev', dev, 'nodad');
 }
 
 /** The internet's own addresses, on loopback: always up, and no dummy-interface module needed. */

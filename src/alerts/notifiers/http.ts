@@ -1,7 +1,7 @@
 /** One HTTP POST for the HTTP notifiers (webhook, slack, ntfy): deadline, abort, and a useful error. */
 import { errorText } from '../../log.js';
-import type { SendContext } from '../types.js';
-import { deadline, NotifyError } from './types.js';
+import type { AlertEvent, Notifier, SendContext } from '../types.js';
+import { DEFAULT_STEP_TIMEOUT_MS, deadline, type NotifierDeps, NotifyError } from './types.js';
 
 export interface HttpRequest {
   readonly url: string;
@@ -11,6 +11,24 @@ export interface HttpRequest {
 
 /** How much of a refusal's response body goes into the error (Slack says why: "invalid_payload"). */
 const SNIPPET_BYTES = 300;
+
+/**
+ * A notifier that delivers by one POST: `request` builds it from the event (a pure function of the
+ * event, how late it is and the config), the rest (deadline, errors, the log line) is the same for all.
+ */
+export function httpNotifier(
+  name: string,
+  deps: NotifierDeps,
+  request: (event: AlertEvent, delayedMs: number) => HttpRequest,
+): Notifier {
+  return {
+    name,
+    async send(event, ctx) {
+      await post(name, request(event, ctx.delayedMs), ctx, deps.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS);
+      deps.log.debug('notification sent', { notifier: name, id: event.id });
+    },
+  };
+}
 
 /**
  * POSTs `request`; resolves on a 2xx answer and rejects with a {@link NotifyError} otherwise: a non-2xx

@@ -4,10 +4,10 @@
  */
 import { USER_AGENT } from '../../version.js';
 import type { AlertEvent } from '../types.js';
-import { post } from './http.js';
+import { httpNotifier } from './http.js';
 import { encodeHeaderText } from './mime.js';
 import { messageText, type Templates } from './template.js';
-import { DEFAULT_STEP_TIMEOUT_MS, type NotifierFactory } from './types.js';
+import type { NotifierFactory } from './types.js';
 
 export interface NtfyMessage {
   readonly body: string;
@@ -37,18 +37,14 @@ export function ntfyMessage(event: AlertEvent, delayedMs: number, templates: Tem
   };
 }
 
-export const createNtfyNotifier: NotifierFactory<'ntfy'> = (config, deps) => ({
-  name: config.name,
-  async send(event, ctx) {
-    const message = ntfyMessage(event, ctx.delayedMs, config.template);
+export const createNtfyNotifier: NotifierFactory<'ntfy'> = (config, deps) =>
+  httpNotifier(config.name, deps, (event, delayedMs) => {
+    const message = ntfyMessage(event, delayedMs, config.template);
     const headers: Record<string, string> = {
       'Content-Type': 'text/plain; charset=utf-8',
       'User-Agent': USER_AGENT,
       ...message.headers,
     };
     if (config.token !== null) headers.Authorization = `Bearer ${config.token}`;
-    const request = { url: config.url, headers, body: message.body };
-    await post(config.name, request, ctx, deps.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS);
-    deps.log.debug('notification sent', { notifier: config.name, id: event.id });
-  },
-});
+    return { url: config.url, headers, body: message.body };
+  });

@@ -4,9 +4,9 @@
  */
 import { USER_AGENT } from '../../version.js';
 import type { AlertEvent } from '../types.js';
-import { post } from './http.js';
+import { httpNotifier } from './http.js';
 import { messageText, type Templates } from './template.js';
-import { DEFAULT_STEP_TIMEOUT_MS, type NotifierFactory } from './types.js';
+import type { NotifierFactory } from './types.js';
 
 /** Slack's three control characters in message text; everything else is literal. */
 export function slackEscape(text: string): string {
@@ -20,17 +20,9 @@ export function slackBody(event: AlertEvent, delayedMs: number, templates: Templ
   return JSON.stringify({ text, unfurl_links: false, unfurl_media: false });
 }
 
-export const createSlackNotifier: NotifierFactory<'slack'> = (config, deps) => ({
-  name: config.name,
-  async send(event, ctx) {
-    const body = slackBody(event, ctx.delayedMs, config.template);
-    const headers = { 'Content-Type': 'application/json', 'User-Agent': USER_AGENT };
-    await post(
-      config.name,
-      { url: config.url, headers, body },
-      ctx,
-      deps.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS,
-    );
-    deps.log.debug('notification sent', { notifier: config.name, id: event.id });
-  },
-});
+export const createSlackNotifier: NotifierFactory<'slack'> = (config, deps) =>
+  httpNotifier(config.name, deps, (event, delayedMs) => ({
+    url: config.url,
+    headers: { 'Content-Type': 'application/json', 'User-Agent': USER_AGENT },
+    body: slackBody(event, delayedMs, config.template),
+  }));

@@ -12,10 +12,10 @@
 import { createHmac } from 'node:crypto';
 import { USER_AGENT } from '../../version.js';
 import type { AlertEvent } from '../types.js';
-import { post } from './http.js';
+import { httpNotifier } from './http.js';
 import { eventPayload } from './payload.js';
 import type { Templates } from './template.js';
-import { DEFAULT_STEP_TIMEOUT_MS, type NotifierFactory } from './types.js';
+import type { NotifierFactory } from './types.js';
 
 /** The request body: the event payload as JSON, exactly the bytes that are signed. */
 export function webhookBody(event: AlertEvent, delayedMs: number, templates: Templates): string {
@@ -47,17 +47,9 @@ export function webhookHeaders(
   return headers;
 }
 
-export const createWebhookNotifier: NotifierFactory<'webhook'> = (config, deps) => ({
-  name: config.name,
-  async send(event, ctx) {
-    const body = webhookBody(event, ctx.delayedMs, config.template);
+export const createWebhookNotifier: NotifierFactory<'webhook'> = (config, deps) =>
+  httpNotifier(config.name, deps, (event, delayedMs) => {
+    const body = webhookBody(event, delayedMs, config.template);
     const headers = webhookHeaders(event, body, config.secret, Math.floor(Date.now() / 1000));
-    await post(
-      config.name,
-      { url: config.url, headers, body },
-      ctx,
-      deps.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS,
-    );
-    deps.log.debug('notification sent', { notifier: config.name, id: event.id });
-  },
-});
+    return { url: config.url, headers, body };
+  });

@@ -10,6 +10,8 @@
  * its DOWN cycles ("ISP (gateway answered, 1.1.1.1 did not)"; outage-diagnosis.ts). Without a source
  * that can tell (no gateway: the diagnosis is `down`) it names the failure classes instead.
  */
+
+import { cycleDiagnosis } from '../../diagnosis/cycle.js';
 import { isDown } from '../../diagnosis/diagnose.js';
 import type { CycleRecord } from '../../store/types.js';
 import { countingRule, type Episode, type Mark } from './counting.js';
@@ -60,7 +62,7 @@ export function linkMark(cycle: CycleRecord, intervalMs: number): Mark<CycleFact
   const errors = down ? [...new Set(failed.map((r) => r.error ?? 'unknown'))].sort() : [];
   const ts = cycle.ts.getTime();
   const mark = { probeId: cycle.probeId, ts, end: ts + intervalMs, bad: down, errors };
-  return down ? { ...mark, facts: cycleFacts(cycle.results) } : mark;
+  return down ? { ...mark, facts: cycleFacts(cycleDiagnosis(cycle).kind, cycle.results) } : mark;
 }
 
 /**

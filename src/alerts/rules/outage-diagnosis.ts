@@ -5,27 +5,26 @@
  * diagnosis, worded with {@link spanText}, as a report of the same cycles would. What is kept does not
  * grow with the outage: one entry per source and failure class, saved with the open condition.
  */
-import { DIAGNOSES, type DiagnosisKind, diagnose, type LayeredResult } from '../../diagnosis/diagnose.js';
-import { LAYERS, type Layer } from '../../diagnosis/layers.js';
-import { type SourceEvidence, spanText } from '../../diagnosis/span.js';
+import { DIAGNOSES, type DiagnosisKind, type LayeredResult } from '../../diagnosis/diagnose.js';
+import { LAYERS } from '../../diagnosis/layers.js';
+import {
+  addEvidence,
+  countUp,
+  evidenceFrom,
+  mostFrequent,
+  type SourceTally,
+  spanText,
+  type TallyLimits,
+} from '../../diagnosis/span.js';
 import type { Tally } from './counting.js';
 
 /** Sources kept at most, and failure classes per source: beyond them the tally stops growing. */
-const MAX_SOURCES = 1000;
-const MAX_CLASSES = 32;
+const LIMITS: TallyLimits = { sources: 1000, classes: 32 };
 
 /** A DOWN cycle as the tally takes it. */
 export interface CycleFacts {
   readonly kind: DiagnosisKind;
   readonly results: readonly LayeredResult[];
-}
-
-export interface SourceTally {
-  readonly source: string;
-  readonly layer?: Layer;
-  answered: boolean;
-  /** Failure classes and how often each was seen, in the order first seen (ties go to the first). */
-  readonly errors: [string, number][];
 }
 
 export interface OutageTally {
@@ -35,9 +34,9 @@ export interface OutageTally {
 }
 
 /** The facts of a cycle: its diagnosis, and its results stripped to what the evidence needs. */
-export function cycleFacts(results: readonly LayeredResult[]): CycleFacts {
+export function cycleFacts(kind: DiagnosisKind, results: readonly LayeredResult[]): CycleFacts {
   return {
-    kind: diagnose(results).kind,
+    kind,
     results: results.map(({ source, disconnected, error, layer }) =>
       layer === undefined ? { source, disconnected, error } : { source, disconnected, error, layer },
     ),
@@ -47,22 +46,8 @@ export function cycleFacts(results: readonly LayeredResult[]): CycleFacts {
 export const outageTally: Tally<CycleFacts, OutageTally> = {
   empty: () => ({ kinds: [], sources: [] }),
   add(tally, facts) {
-    bump(tally.kinds, facts.kind, DIAGNOSES.length);
-    for (const r of facts.results) {
-      let seen = tally.sources.find((s) => s.source === r.source);
-      if (seen === undefined) {
-        if (tally.sources.length >= MAX_SOURCES) continue;
-        seen = {
-          source: r.source,
-          ...(r.layer === undefined ? {} : { layer: r.layer }),
-          answered: false,
-          errors: [],
-        };
-        tally.sources.push(seen);
-      }
-      seen.answered ||= !r.disconnected;
-      if (r.error !== null) bump(seen.errors, r.error, MAX_CLASSES);
-    }
+    countUp(tally.kinds, facts.kind, DIAGNOSES.length);
+    addEvidence(tally.sources, facts.results, LIMITS);
   },
   restore(saved) {
     const t = saved as Partial<OutageTally> | null | undefined;
@@ -76,7 +61,7 @@ export const outageTally: Tally<CycleFacts, OutageTally> = {
       ...s,
       errors: s.errors.filter((e) => Array.isArray(e) && typeof e[0] === 'string' && Number.isFinite(e[1])),
     }));
-    return { kinds, sources: sources.slice(0, MAX_SOURCES) };
+    return { kinds, sources: sources.slice(0, LIMITS.sources) };
   },
   details(tally) {
     const diagnosis = tally === null ? null : outageDiagnosis(tally);
@@ -87,32 +72,7 @@ export const outageTally: Tally<CycleFacts, OutageTally> = {
 /** The outage's most frequent cycle diagnosis and its words, or null before any DOWN cycle was seen. */
 export function outageDiagnosis(tally: OutageTally): { kind: DiagnosisKind; text: string } | null {
   const kind = mostFrequent(tally.kinds);
-  return kind === null ? null : { kind, text: spanText(kind, evidenceFrom(tally)) };
-}
-
-/** What `evidenceOf` gives for the cycles folded into `tally`. */
-export function evidenceFrom(tally: OutageTally): SourceEvidence[] {
-  return tally.sources.map((s) => ({
-    source: s.source,
-    disconnected: !s.answered,
-    error: mostFrequent(s.errors),
-    ...(s.layer === undefined ? {} : { layer: s.layer }),
-  }));
-}
-
-function bump<K>(counts: [K, number][], key: K, max: number): void {
-  const entry = counts.find(([k]) => k === key);
-  if (entry) entry[1]++;
-  else if (counts.length < max) counts.push([key, 1]);
-}
-
-function mostFrequent<K>(counts: readonly (readonly [K, number])[]): K | null {
-  let best: K | null = null;
-  let most = 0;
-  for (const [key, n] of counts) {
-    if (n > most) [best, most] = [key, n];
-  }
-  return best;
+  return kind === null ? null : { kind, text: spanText(kind, evidenceFrom(tally.sources)) };
 }
 
 function isSourceTally(value: unknown): value is SourceTally {

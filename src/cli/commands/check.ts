@@ -6,10 +6,12 @@
 import { setMaxListeners } from 'node:events';
 import { runCycle } from '../../agent/cycle.js';
 import { checkSettings } from '../../config/load.js';
+import { parseSource } from '../../config/sources.js';
 import { ConfigError, type ConfigIssue, type SourceConfig } from '../../config/types.js';
+import { cycleDiagnosis } from '../../diagnosis/cycle.js';
 import { describeDiagnosis } from '../../diagnosis/describe.js';
-import { diagnose } from '../../diagnosis/diagnose.js';
 import { PROBERS } from '../../probes/index.js';
+import type { SourceKind } from '../../probes/types.js';
 import { toRow } from '../../row.js';
 import { systemClock } from '../../scheduler/clock.js';
 import { type Command, EXIT, type ParsedArgs, stringOpt, UsageError } from '../command.js';
@@ -49,7 +51,7 @@ export const checkCommand: Command = {
     setMaxListeners(0, signal); // one listener per source probed
     const ctx = { signal, clock: { now: systemClock.monoNow } };
     const cycle = await runCycle('check', tick, sources, PROBERS, ctx);
-    const diagnosis = diagnose(cycle.results);
+    const diagnosis = cycleDiagnosis(cycle);
     const out = args.values.json
       ? cycle.results.map((r) =>
           JSON.stringify(toRow(cycle.agent, cycle.probeId, cycle.ts, r, diagnosis.kind)),
@@ -75,7 +77,12 @@ function checkDocument(args: ParsedArgs): Record<string, unknown> {
   const forIcmp = count === undefined ? {} : { count: /^\d+$/.test(count) ? Number(count) : count };
   const forAll = ip === undefined ? {} : { ip: /^[46]$/.test(ip) ? Number(ip) : ip };
   // Options that do not apply to a kind of source are left off it: `check` mixes kinds freely.
-  const optionsFor = (url: string) => (/^https?:/i.test(url) ? forHttp : /^icmp:/i.test(url) ? forIcmp : {});
+  const byKind: Partial<Record<SourceKind, object>> = { http: forHttp, icmp: forIcmp };
+  // A URI that does not parse gets no options: the config's own message about it is the one to show.
+  const optionsFor = (url: string) => {
+    const parsed = parseSource(url);
+    return parsed.ok ? (byKind[parsed.value.kind] ?? {}) : {};
+  };
   const doc: Record<string, unknown> = {
     agent: 'check',
     sources: args.positionals.map((url) => ({ url, ...forAll, ...optionsFor(url) })),

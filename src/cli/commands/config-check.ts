@@ -1,4 +1,5 @@
 /** `wmn config check [FILE]`: validate only; prints the resolved configuration on success. */
+import { origin } from '../../alerts/notifiers/http.js';
 import { loadConfig } from '../../config/load.js';
 import type { AlertsConfig, Config, NotifierConfig } from '../../config/types.js';
 import { maskUrl } from '../../log.js';
@@ -61,7 +62,7 @@ function destination(n: NotifierConfig): string {
     case 'webhook':
     case 'slack':
     case 'ntfy':
-      return `${new URL(n.url).origin}/…`;
+      return `${origin(n.url)}/…`;
     case 'email':
       return `${n.to.join(', ')} via ${n.host}:${n.port} (${n.security})`;
     case 'command':
