@@ -7,8 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { rootCertificates } from 'node:tls';
 import { chainExpiry, opensslTimeToUnix } from '../src/probes/http-hop.js';
 import { ENGINES } from '../src/probes/index.js';
 import type { Engine, HttpProbeOptions, IpFamily, ProbeResult } from '../src/probes/types.js';
@@ -387,6 +392,28 @@ describe('probers in a network namespace (system resolver = lab DNS)', () => {
       assertOk(await probeOnceIn(ns, engine, v4only, { caFile, family: 4 }));
     });
   }
+});
+
+describe("the http engine's CA file", () => {
+  test('an edited CA file is used within a second; a removed one fails as internal, saying so', async (t) => {
+    const lab = ready(t, 'http');
+    if (!lab) return;
+    const dir = await mkdtemp(join(tmpdir(), 'wmn-ca-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const caFile = join(dir, 'ca.pem');
+    const url = lab.url('https', '/ok', 'localhost');
+    // A real CA, but not the lab's: the handshake's certificate check fails.
+    await writeFile(caFile, rootCertificates[0]!);
+    assertFailed(await probe('http', url, { caFile }), 'tls');
+    await writeFile(caFile, await readFile(lab.caFile, 'utf8'));
+    await sleep(1_100);
+    assertOk(await probe('http', url, { caFile }));
+    await rm(caFile);
+    await sleep(1_100);
+    const gone = await probe('http', url, { caFile });
+    assertFailed(gone, 'internal');
+    assert.match(gone.detail ?? '', /cannot use caFile .*ENOENT/);
+  });
 });
 
 describe('certificate dates', () => {

@@ -3,7 +3,7 @@
  * DNS cache (the system resolver through `dns.lookup`, as curl uses it), phases timed with the monotonic
  * clock at socket events. See {@link probeHttp} for what each field covers.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { USER_AGENT } from '../version.js';
 import { deadlineSignal } from './deadline.js';
@@ -11,8 +11,19 @@ import { type Hop, type HopTls, runHop } from './http-hop.js';
 import type { ErrorClass, HttpProbeOptions, MonotonicClock, ProbeResult, Prober } from './types.js';
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-/** Built secure contexts by CA bundle text; a handful of bundles at most in any real config. */
-const contexts = new Map<string, SecureContext>();
+/**
+ * How long a CA file's secure context is used before the file is looked at again. Reading it at every
+ * probe cost ~0.3 ms of CPU per probe (`npm run bench`, blackbox section), an eighth of an HTTPS probe.
+ */
+const CA_RECHECK_MS = 1_000;
+/** A CA file's secure context, and the file's identity when it was built. */
+interface CaContext {
+  readonly context: SecureContext;
+  readonly version: string;
+  checkedAt: number;
+}
+/** By CA file path; a handful of files at most in any real config. */
+const caContexts = new Map<string, CaContext>();
 const MAX_CONTEXTS = 16;
 
 /** The phases summed over the hops of a probe. */
@@ -33,7 +44,7 @@ type Phases = { -readonly [K in 'dnsMs' | 'connectMs' | 'tlsMs']: ProbeResult[K]
  * - One deadline (`timeoutMs`) covers the whole probe, redirects included; it and `ctx.signal` end the
  *   probe with `timeout`, keeping the phases completed so far.
  * - `caFile` is trusted in addition to Node's CA store (as curl's `--cacert` is on Debian, where curl
- *   keeps its CA directory); `insecure` skips certificate checks.
+ *   keeps its CA directory); an edited file is used within a second. `insecure` skips certificate checks.
  * - `certExpiresAt`: the earliest notAfter of the final hop's certificates, once its handshake succeeded
  *   (with `insecure` too, so an expired certificate's date is reported); see `chainExpiry` in http-hop.ts.
  * - A source pinned to a family resolves and connects over that family only; a host without an address
@@ -81,25 +92,32 @@ export const probeHttp: Prober = async (source, options, ctx) => {
 async function tlsSettings(options: HttpProbeOptions): Promise<HopTls | string> {
   if (options.caFile === undefined) return { insecure: options.insecure, secureContext: undefined };
   try {
-    const pem = await readFile(options.caFile, 'utf8');
-    return { insecure: options.insecure, secureContext: contextTrusting(pem) };
+    return { insecure: options.insecure, secureContext: await contextTrusting(options.caFile) };
   } catch (err) {
     return `cannot use caFile ${options.caFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
   }
 }
 
 /**
- * A secure context trusting Node's CA store plus `pem`, as curl's `--cacert` adds to (Debian's curl keeps
- * its CA directory). Building one parses every root certificate, milliseconds of CPU, so each bundle's
- * is built once; the file is still read per probe, so an edited bundle takes effect at the next probe.
+ * A secure context trusting Node's CA store plus the certificates in `caFile`, as curl's `--cacert` adds
+ * to (Debian's curl keeps its CA directory). Building one parses every root certificate, milliseconds of
+ * CPU, so it is built again only when the file changed (another inode, size or modification time),
+ * which is looked at once a second at most.
  */
-function contextTrusting(pem: string): SecureContext {
-  let context = contexts.get(pem);
-  if (!context) {
-    if (contexts.size >= MAX_CONTEXTS) contexts.clear();
-    context = createSecureContext({ ca: [...rootCertificates, pem] });
-    contexts.set(pem, context);
+async function contextTrusting(caFile: string): Promise<SecureContext> {
+  const now = performance.now();
+  const cached = caContexts.get(caFile);
+  if (cached && now - cached.checkedAt < CA_RECHECK_MS) return cached.context;
+  const info = await stat(caFile);
+  const version = `${info.ino}:${info.size}:${info.mtimeMs}`;
+  if (cached?.version === version) {
+    cached.checkedAt = now;
+    return cached.context;
   }
+  const pem = await readFile(caFile, 'utf8');
+  const context = createSecureContext({ ca: [...rootCertificates, pem] });
+  if (caContexts.size >= MAX_CONTEXTS) caContexts.clear();
+  caContexts.set(caFile, { context, version, checkedAt: now });
   return context;
 }
 
