@@ -1,6 +1,7 @@
 /**
- * Prometheus blackbox_exporter (Debian's package), started by the benchmark on loopback with one http
- * module that trusts the lab's CA, and stopped (its config removed) afterwards.
+ * Prometheus blackbox_exporter (Debian's package), started by the benchmark on loopback with a module per
+ * kind of source (http trusting the lab's CA, tcp_connect, dns, icmp), and stopped (its config removed)
+ * afterwards.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,31 +9,79 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseSource } from '../src/config/sources.js';
+import type { SourceKind } from '../src/probes/types.js';
 import { pidOf, start, stop } from './children.js';
 import { BLACKBOX_BIN } from './machine.js';
 import { cpuTimes, memory } from './proc.js';
 
-export const BLACKBOX_MODULE = 'http_lab';
+/** The exporter's module for each kind of wmn source. */
+const MODULES: Readonly<Record<SourceKind, string>> = {
+  http: 'http_lab',
+  tcp: 'tcp_lab',
+  dns: 'dns_lab',
+  icmp: 'icmp_lab',
+};
+/** The name the dns module asks for (fixed in its config): a `dns://` source side by side asks the same. */
+export const BLACKBOX_DNS_NAME = 'lab.test';
 
 export interface BlackboxExporter {
   readonly port: number;
-  readonly module: string;
   cpuMs(): number;
   rssMb(): number;
   stop(): Promise<void>;
 }
 
-/** A fresh connection per probe, IPv4 like the lab, the lab CA trusted: the same probe wmn makes. */
+/** The exporter's module and `target` parameter for the probe wmn makes of the source `uri`. */
+export function blackboxTarget(uri: string): { module: string; target: string } {
+  const parsed = parseSource(uri);
+  if (!parsed.ok) throw new Error(`${uri} ${parsed.message}`);
+  const source = parsed.value;
+  const module = MODULES[source.kind];
+  switch (source.kind) {
+    case 'http':
+      return { module, target: source.url.href };
+    case 'tcp':
+      return { module, target: `${source.host}:${source.port}` };
+    case 'dns':
+      if (source.name !== BLACKBOX_DNS_NAME || source.type !== 'A') {
+        throw new Error(`the dns module asks for ${BLACKBOX_DNS_NAME} A, not what ${uri} asks`);
+      }
+      return { module, target: `${source.resolver}:${source.port}` };
+    case 'icmp':
+      return { module, target: source.host };
+  }
+}
+
+/** Each probe as wmn makes it: a fresh connection, IPv4 like the lab, the lab CA trusted, 5 s timeout. */
 function config(caFile: string): string {
+  const ip4 = 'preferred_ip_protocol: ip4\n      ip_protocol_fallback: false';
   return `modules:
-  ${BLACKBOX_MODULE}:
+  ${MODULES.http}:
     prober: http
     timeout: 5s
     http:
-      preferred_ip_protocol: ip4
-      ip_protocol_fallback: false
+      ${ip4}
       tls_config:
         ca_file: ${JSON.stringify(caFile)}
+  ${MODULES.tcp}:
+    prober: tcp
+    timeout: 5s
+    tcp:
+      ${ip4}
+  ${MODULES.dns}:
+    prober: dns
+    timeout: 5s
+    dns:
+      ${ip4}
+      transport_protocol: udp
+      query_name: ${BLACKBOX_DNS_NAME}
+      query_type: A
+  ${MODULES.icmp}:
+    prober: icmp
+    timeout: 5s
+    icmp:
+      ${ip4}
 `;
 }
 
@@ -55,7 +104,6 @@ export async function startBlackbox(caFile: string): Promise<BlackboxExporter> {
     const pid = pidOf(child);
     return {
       port,
-      module: BLACKBOX_MODULE,
       cpuMs: () => cpuTimes(pid).selfMs,
       rssMb: () => memory(pid).rssMb,
       stop: cleanUp,

@@ -4,6 +4,7 @@
  * machine while the cadence bar holds (tick p99 ≤ 2 ms, nothing skipped, no probe failed), found by
  * doubling then bisecting the number of sources.
  */
+import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { heldAtP99, runAgent, summarizeRun } from './cadence.js';
 import { pidOf, start, stop } from './children.js';
@@ -187,7 +188,23 @@ function rows(
       ...(r.engine === 'http' ? { goal: `≥ ${SOURCES_GOAL}`, met: r.held >= SOURCES_GOAL } : {}),
     };
   });
-  return [...cpuRows, ...rampRows];
+  return [...cpuRows, ceiling(matrix), ...rampRows];
+}
+
+/**
+ * The most HTTPS probes per second this machine's cores could run at all, the lab serving them included:
+ * what the sources ramp is up against (on 2 cores, 1,000 a second leaves 2 ms of CPU per probe, both
+ * ends of the handshake together).
+ */
+function ceiling(matrix: Awaited<ReturnType<typeof cpuMatrix>>): Row {
+  const https = matrix.find((m) => m.engine === 'http' && m.scheme === 'https' && m.rate === `${RATE}/s`)!;
+  const cores = availableParallelism();
+  const perProbe = https.cpu.value + https.labCpu.value;
+  return {
+    section: 'cost',
+    measure: 'CPU ceiling: HTTPS probes per second all cores could make, wmn and the lab server together',
+    value: `${Math.floor((cores * 1000) / perProbe)} (${cores} cores ÷ (wmn ${ms(https.cpu.value)} + lab ${ms(https.labCpu.value)} per probe))`,
+  };
 }
 
 export const cost: Section = { name: 'cost', run };

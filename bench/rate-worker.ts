@@ -5,23 +5,25 @@
  */
 import { setMaxListeners } from 'node:events';
 import { Agent, request } from 'node:http';
-import { ENGINES } from '../src/probes/index.js';
+import { PROBERS, probeSource } from '../src/probes/index.js';
+import { blackboxTarget } from './blackbox-exporter.js';
 import { fromBlackbox, fromProbe, type Phases } from './phases.js';
 import { cpuTimes } from './proc.js';
-import { labSources } from './sources.js';
+import { labSource } from './sources.js';
 import { workerMain } from './worker.js';
 
 export type Driver = 'http' | 'curl' | 'blackbox';
 
 export interface RateInput {
   readonly driver: Driver;
+  /** The source URI: http(s), or (drivers `http` and `blackbox`) tcp, dns or icmp. */
   readonly url: string;
   readonly caFile: string;
   readonly probes: number;
   /** Probes started per second; null: one after another, each started when the last one ends. */
   readonly rate: number | null;
-  /** blackbox_exporter's address and module (driver `blackbox`). */
-  readonly blackbox?: { readonly port: number; readonly module: string };
+  /** blackbox_exporter's address (driver `blackbox`). */
+  readonly blackbox?: { readonly port: number };
 }
 
 export interface RateOutput {
@@ -36,22 +38,24 @@ const TIMEOUT_MS = 5_000;
 
 type Probe = () => Promise<Phases | null>;
 
+/** A probe of `input.url` by the prober `wmn run` would use for it (`engine` matters for HTTP only). */
 function wmnProbe(input: RateInput, engine: 'http' | 'curl'): Probe {
-  const [source] = labSources({ url: input.url, engine, caFile: input.caFile, timeoutMs: TIMEOUT_MS }, 1);
+  const source = labSource({ url: input.url, engine, caFile: input.caFile, timeoutMs: TIMEOUT_MS });
   const signal = new AbortController().signal;
   setMaxListeners(0, signal);
   const ctx = { signal, clock: performance };
   return async () => {
-    const r = await ENGINES[engine](source!.source, source!.options, ctx);
+    const r = await probeSource(source, PROBERS, ctx);
     return r.disconnected ? null : fromProbe(r);
   };
 }
 
 /** One GET of blackbox_exporter's /probe over a kept-alive connection: the cheapest honest caller. */
 function blackboxProbe(input: RateInput): Probe {
-  const { port, module } = input.blackbox!;
+  const { port } = input.blackbox!;
+  const { module, target } = blackboxTarget(input.url);
   const agent = new Agent({ keepAlive: true });
-  const path = `/probe?module=${encodeURIComponent(module)}&target=${encodeURIComponent(input.url)}`;
+  const path = `/probe?module=${encodeURIComponent(module)}&target=${encodeURIComponent(target)}`;
   return () =>
     new Promise((resolve) => {
       const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {

@@ -28,7 +28,7 @@ export async function rateRun(
   input: Omit<RateInput, 'caFile' | 'blackbox'>,
   exporter?: BlackboxExporter,
 ): Promise<RateRun> {
-  const blackbox = exporter ? { port: exporter.port, module: exporter.module } : undefined;
+  const blackbox = exporter ? { port: exporter.port } : undefined;
   const lab0 = lab.cpuMs();
   const exporter0 = exporter?.cpuMs() ?? 0;
   const out = await runWorker<RateInput, RateOutput>('bench/rate-worker.ts', {
