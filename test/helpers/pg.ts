@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { maskUrl } from '../../src/log.js';
 import { need, TEST_PG_URL } from './env.js';
@@ -49,9 +50,23 @@ export function createDatabase(admin: pg.ClientConfig, name: string): Promise<vo
   });
 }
 
-/** Drops database `name`, disconnecting whatever still uses it (a failed test's pool). */
+/** How long {@link dropDatabase} waits for connections already closing to go. */
+const CLOSING_WAIT_MS = 2_000;
+
+/**
+ * Drops database `name`, disconnecting whatever still uses it (a failed test's pool). Connections that
+ * are closing are waited for first: `pg.Pool#end()` resolves before its backends have exited, and one
+ * terminated by the drop then reaches its client as an error nobody listens to any more.
+ */
 export function dropDatabase(admin: pg.ClientConfig, name: string): Promise<void> {
   return withClient(admin, async (client) => {
+    for (const began = Date.now(); Date.now() - began < CLOSING_WAIT_MS; await sleep(20)) {
+      const { rows } = await client.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+        [name],
+      );
+      if (rows[0]?.n === 0) break;
+    }
     await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`);
   });
 }
