@@ -240,9 +240,10 @@ async function history(ctx: SectionContext) {
         const vacuumS = (performance.now() - vacuumBegan) / 1000;
         const size = await client.query<{ raw: string; rollups: string }>(
           `SELECT pg_size_pretty(pg_total_relation_size('favicon_metrics')) AS raw,
-                  pg_size_pretty(pg_total_relation_size('wmn_cycles') + pg_total_relation_size('wmn_source_minute')
-                    + pg_total_relation_size('wmn_source_hour') + pg_total_relation_size('wmn_agent_minute')
-                    + pg_total_relation_size('wmn_agent_hour')) AS rollups`,
+                  pg_size_pretty((SELECT sum(pg_total_relation_size(t))
+                                    FROM unnest(ARRAY['wmn_cycles', 'wmn_agent_minute', 'wmn_agent_hour',
+                                                      'wmn_agent_day', 'wmn_source_minute', 'wmn_source_hour',
+                                                      'wmn_source_day']::regclass[]) AS t)) AS rollups`,
         );
         const runs = ctx.quick ? 2 : 4;
         const days = generated.days;

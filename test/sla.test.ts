@@ -262,6 +262,44 @@ describe('SLA definitions on the seeded dataset', () => {
     });
   });
 
+  it('reads whole UTC days from the day rollups, equal to the raw rows, also once an hour is rebuilt', async (t) => {
+    await withSchema(t, { seeded: false }, async (c) => {
+      await insertDays(c);
+      const spans = await rows(c, 'SELECT grain, lo, hi FROM wmn_spans($1, $2)', [
+        at('2026-09-30T23:59:59.500Z'),
+        at('2026-10-03T12:34:56Z'),
+      ]);
+      assert.deepEqual(
+        spans.map((p) => `${p.grain} ${p.lo.toISOString()} ${p.hi.toISOString()}`),
+        [
+          'raw 2026-09-30T23:59:59.500Z 2026-10-01T00:00:00.000Z',
+          'day 2026-10-01T00:00:00.000Z 2026-10-03T00:00:00.000Z',
+          'hour 2026-10-03T00:00:00.000Z 2026-10-03T12:00:00.000Z',
+          'minute 2026-10-03T12:00:00.000Z 2026-10-03T12:34:00.000Z',
+          'raw 2026-10-03T12:34:00.000Z 2026-10-03T12:34:56.000Z',
+        ],
+      );
+      const ranges: [Date, Date][] = [
+        [DAYS_FROM, DAYS_TO],
+        [at('2026-09-30T23:59:59.500Z'), at('2026-10-03T12:34:56Z')],
+        [at('2026-10-01T05:00:30Z'), at('2026-10-04T00:00:00Z')],
+        [at('2026-10-02T00:00:00Z'), at('2026-10-03T00:00:00Z')],
+      ];
+      for (const [from, to] of ranges) await compareWithRaw(c, from, to);
+
+      const incremental = await rollupSnapshot(c);
+      const [one] = await rows(c, 'SELECT wmn_rebuild_rollups($1, $2) AS n', [
+        at('2026-10-02T10:00:00Z'),
+        at('2026-10-02T11:00:00Z'),
+      ]);
+      assert.equal(one.n, 1);
+      assert.deepEqual(await rollupSnapshot(c), incremental, 'one hour rebuilt');
+      const [all] = await rows(c, 'SELECT wmn_rebuild_rollups($1, $2) AS n', [DAYS_FROM, DAYS_TO]);
+      assert.equal(all.n, 78);
+      assert.deepEqual(await rollupSnapshot(c), incremental, 'every hour rebuilt');
+    });
+  });
+
   it('keeps identical rollups whether rows come cycle by cycle, out of order, in bulk or rebuilt', async (t) => {
     await withSchema(t, { seeded: false }, async (c, url) => {
       // Cycle by cycle through the agent's own store, the second half first (a spool replayed late).
@@ -408,7 +446,7 @@ describe('SLA definitions on the seeded dataset', () => {
         SEED_TO,
       ]);
       await c.query(
-        'TRUNCATE wmn_cycles, wmn_agent_minute, wmn_agent_hour, wmn_source_minute, wmn_source_hour',
+        'TRUNCATE wmn_cycles, wmn_agent_minute, wmn_agent_hour, wmn_agent_day, wmn_source_minute, wmn_source_hour, wmn_source_day',
       );
       const { spawnSync } = await import('node:child_process');
       const run = spawnSync(process.execPath, [WMN, 'rollup', '--rebuild'], {
@@ -429,6 +467,34 @@ describe('SLA definitions on the seeded dataset', () => {
     });
   });
 });
+
+const DAYS_FROM = at('2026-10-01T00:00:00Z');
+const DAYS_TO = at('2026-10-04T06:00:00Z');
+
+/**
+ * Three days and six hours of one agent (unregistered: 1 s per cycle) with a cycle every 10 s and two
+ * sources: source b times out in every 7th cycle, and both fail from 23:58 to 00:03 each night (DOWN
+ * across the day boundary). Inserted six hours per statement, so each day row is added to several times.
+ */
+async function insertDays(c: pg.ClientBase): Promise<void> {
+  const from = DAYS_FROM.getTime() / 1000;
+  for (let t = from; t < DAYS_TO.getTime() / 1000; t += 6 * 3600) {
+    await c.query(
+      `INSERT INTO favicon_metrics (ts, probe_id, agent, source, dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms,
+                                    status, disconnected, error)
+       SELECT to_timestamp(p), p, 'days', s,
+              CASE WHEN f THEN NULL ELSE 1 + p % 3 END, CASE WHEN f THEN NULL ELSE 5 + p % 5 END,
+              CASE WHEN f OR s LIKE 'http:%' THEN NULL ELSE 10 + p % 7 END,
+              CASE WHEN f THEN NULL ELSE 30 + p % 50 END, CASE WHEN f THEN 1500 ELSE 35 + p % 50 END,
+              CASE WHEN f THEN NULL ELSE 200 END, f, CASE WHEN f THEN 'timeout' END
+         FROM generate_series($1::bigint, $1::bigint + 6 * 3600 - 1, 10) AS p,
+              unnest(ARRAY['https://a.example/', 'http://b.example/']) AS s,
+              LATERAL (SELECT (p % 86400 >= 86280 OR p % 86400 < 180)
+                              OR (s LIKE 'http:%' AND (p / 10) % 7 = 0) AS f) AS x`,
+      [t],
+    );
+  }
+}
 
 /** Asks the rollup-based functions and the raw rows the same questions over [from, to). */
 async function compareWithRaw(c: pg.ClientBase, from: Date, to: Date): Promise<void> {
@@ -510,8 +576,10 @@ async function rollupSnapshot(c: pg.ClientBase): Promise<unknown> {
     'wmn_cycles',
     'wmn_agent_minute',
     'wmn_agent_hour',
+    'wmn_agent_day',
     'wmn_source_minute',
     'wmn_source_hour',
+    'wmn_source_day',
   ]) {
     const content = await rows(c, `SELECT * FROM ${table} ORDER BY 1, 2, 3`);
     snapshot[table] = content.map((row) =>

@@ -262,6 +262,7 @@ for (const backend of [embeddedBackend, serverBackend]) {
           { version: 1, name: 'initial' },
           { version: 2, name: 'sla' },
           { version: 3, name: 'localisation' },
+          { version: 4, name: 'day_rollups' },
         ]);
       }));
 
