@@ -13,17 +13,22 @@ import type { ErrorClass, HttpProbeOptions, MonotonicClock, ProbeResult, Prober 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /**
  * How long a CA file's secure context is used before the file is looked at again. Reading it at every
- * probe cost ~0.3 ms of CPU per probe (`npm run bench`, blackbox section), an eighth of an HTTPS probe.
+ * probe cost ~0.1–0.3 ms of CPU per probe, and at a tick with many sources queued one read per probe in
+ * libuv's threadpool, where `dns.lookup` waits too.
  */
 const CA_RECHECK_MS = 1_000;
 /** A CA file's secure context, and the file's identity when it was built. */
 interface CaContext {
   readonly context: SecureContext;
   readonly version: string;
-  checkedAt: number;
+}
+/** The context of one CA file, as last looked at; probes arriving meanwhile share the one look. */
+interface CaEntry {
+  readonly checkedAt: number;
+  readonly current: Promise<CaContext>;
 }
 /** By CA file path; a handful of files at most in any real config. */
-const caContexts = new Map<string, CaContext>();
+const caFiles = new Map<string, CaEntry>();
 const MAX_CONTEXTS = 16;
 
 /** The phases summed over the hops of a probe. */
@@ -102,23 +107,32 @@ async function tlsSettings(options: HttpProbeOptions): Promise<HopTls | string> 
  * A secure context trusting Node's CA store plus the certificates in `caFile`, as curl's `--cacert` adds
  * to (Debian's curl keeps its CA directory). Building one parses every root certificate, milliseconds of
  * CPU, so it is built again only when the file changed (another inode, size or modification time),
- * which is looked at once a second at most.
+ * which is looked at once a second at most, by one probe for all those starting then.
  */
-async function contextTrusting(caFile: string): Promise<SecureContext> {
+function contextTrusting(caFile: string): Promise<SecureContext> {
   const now = performance.now();
-  const cached = caContexts.get(caFile);
-  if (cached && now - cached.checkedAt < CA_RECHECK_MS) return cached.context;
+  let entry = caFiles.get(caFile);
+  if (!entry || now - entry.checkedAt >= CA_RECHECK_MS) {
+    const known = entry ? entry.current.catch(() => null) : Promise.resolve(null);
+    const fresh: CaEntry = { checkedAt: now, current: known.then((k) => loadIfChanged(caFile, k)) };
+    if (!entry && caFiles.size >= MAX_CONTEXTS) caFiles.clear();
+    caFiles.set(caFile, fresh);
+    // A file that cannot be read is tried again by the next probe, not a second later.
+    fresh.current.catch(() => {
+      if (caFiles.get(caFile) === fresh) caFiles.delete(caFile);
+    });
+    entry = fresh;
+  }
+  return entry.current.then((c) => c.context);
+}
+
+/** `known` when the file is still the one it was built from, else a context built from it now. */
+async function loadIfChanged(caFile: string, known: CaContext | null): Promise<CaContext> {
   const info = await stat(caFile);
   const version = `${info.ino}:${info.size}:${info.mtimeMs}`;
-  if (cached?.version === version) {
-    cached.checkedAt = now;
-    return cached.context;
-  }
+  if (known?.version === version) return known;
   const pem = await readFile(caFile, 'utf8');
-  const context = createSecureContext({ ca: [...rootCertificates, pem] });
-  if (caContexts.size >= MAX_CONTEXTS) caContexts.clear();
-  caContexts.set(caFile, { context, version, checkedAt: now });
-  return context;
+  return { context: createSecureContext({ ca: [...rootCertificates, pem] }), version };
 }
 
 /** Where a response redirects to, or null when it is not a redirect this engine follows. */
