@@ -10,7 +10,7 @@ const HOUR_MS = 3_600_000;
 export const rollupCommand: Command = {
   path: ['rollup'],
   usage: 'rollup --rebuild [--from TIME] [--to TIME] [--config FILE]',
-  summary: 'Rebuild the minute and hour rollups from the raw rows.',
+  summary: 'Rebuild the minute, hour and day rollups from the raw rows.',
   help: [
     '  --rebuild           recompute every rollup of the range from favicon_metrics (required)',
     '  --from TIME         start (ISO 8601, e.g. 2026-10-01 or 2026-10-01T12:00Z); default: the oldest row',
