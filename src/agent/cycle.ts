@@ -8,6 +8,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SourceConfig } from '../config/types.js';
+import { failedProbe } from '../probes/failed.js';
 import { type ProberRegistry, probeSource } from '../probes/index.js';
 import type { ProbeContext } from '../probes/types.js';
 import type { Tick } from '../scheduler/scheduler.js';
@@ -44,19 +45,7 @@ async function probeSafely(
   try {
     return { ...(await probeSource(s, probers, ctx)), layer: s.layer };
   } catch (err) {
-    return {
-      layer: s.layer,
-      source: s.source.uri,
-      disconnected: true,
-      status: null,
-      error: 'internal',
-      dnsMs: null,
-      connectMs: null,
-      tlsMs: null,
-      ttfbMs: null,
-      totalMs: ctx.clock.now() - started,
-      remoteIp: null,
-      detail: err instanceof Error ? err.message : String(err),
-    };
+    const detail = err instanceof Error ? err.message : String(err);
+    return { ...failedProbe(s.source.uri, 'internal', ctx.clock.now() - started, detail), layer: s.layer };
   }
 }

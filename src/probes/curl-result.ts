@@ -60,6 +60,7 @@
  *   whose head ends later than that reads as having no response.)
  */
 import { isIP } from 'node:net';
+import { failedProbe } from './failed.js';
 import { opensslTimeToUnix } from './http-hop.js';
 import type { ErrorClass, HttpSource, ProbeResult } from './types.js';
 
@@ -98,28 +99,6 @@ const RESET_EXITS = new Set([18, 55, 56]);
 const PROTOCOL_EXITS = new Set([1, 8, 16, 52, 61, 92, 95]);
 const PREVIEW_CHARS = 200;
 
-/** A probe that got no response: every phase NULL. Also used for failures of the curl process itself. */
-export function failedProbe(
-  source: HttpSource,
-  error: ErrorClass,
-  totalMs: number,
-  detail: string,
-): ProbeResult {
-  return {
-    source: source.uri,
-    disconnected: true,
-    status: null,
-    error,
-    dnsMs: null,
-    connectMs: null,
-    tlsMs: null,
-    ttfbMs: null,
-    totalMs,
-    remoteIp: null,
-    detail,
-  };
-}
-
 /** Parses curl's stdout and maps it; anything but one well-formed report gives an `internal` result. */
 export function curlOutputToResult(source: HttpSource, output: CurlOutput): ProbeResult {
   let json: unknown;
@@ -127,7 +106,7 @@ export function curlOutputToResult(source: HttpSource, output: CurlOutput): Prob
     json = JSON.parse(output.stdout);
   } catch {
     return failedProbe(
-      source,
+      source.uri,
       'internal',
       output.elapsedMs,
       `curl printed no JSON report: ${preview(output.stdout)}`,
@@ -145,7 +124,7 @@ export function curlJsonToResult(
   const report = toReport(json);
   if (!report) {
     return failedProbe(
-      source,
+      source.uri,
       'internal',
       output.elapsedMs,
       `unexpected curl report: ${preview(JSON.stringify(json))}`,

@@ -9,7 +9,8 @@
  * leaves a zombie or an open descriptor behind (subprocess.ts, shared with the icmp prober).
  */
 import { USER_AGENT } from '../version.js';
-import { curlOutputToResult, failedProbe } from './curl-result.js';
+import { curlOutputToResult } from './curl-result.js';
+import { failedProbe } from './failed.js';
 import { type BoundedRun, runBounded } from './subprocess.js';
 import type { HttpProbeOptions, HttpSource, ProbeResult, Prober } from './types.js';
 
@@ -36,7 +37,12 @@ export function createCurlProber(options: CurlProberOptions = {}): Prober {
   return async (source, probeOptions, ctx) => {
     const started = ctx.clock.now();
     if (ctx.signal.aborted) {
-      return failedProbe(source, 'internal', ctx.clock.now() - started, 'probe aborted before curl started');
+      return failedProbe(
+        source.uri,
+        'internal',
+        ctx.clock.now() - started,
+        'probe aborted before curl started',
+      );
     }
     const { timeoutMs } = probeOptions;
     const run = await runBounded(bin, curlArgs(source, probeOptions), {
@@ -108,14 +114,16 @@ interface Times {
 
 function runToResult(run: BoundedRun, source: HttpSource, time: Times, bin: string): ProbeResult {
   const { elapsedMs, timeoutMs } = time;
-  if (run.spawnError) return failedProbe(source, 'internal', elapsedMs, spawnErrorText(run.spawnError, bin));
-  if (run.killed === 'abort') return failedProbe(source, 'internal', elapsedMs, 'probe aborted; curl killed');
+  if (run.spawnError)
+    return failedProbe(source.uri, 'internal', elapsedMs, spawnErrorText(run.spawnError, bin));
+  if (run.killed === 'abort')
+    return failedProbe(source.uri, 'internal', elapsedMs, 'probe aborted; curl killed');
   if (run.killed === 'deadline') {
     // The deadline passed at timeoutMs; curl lingering past it is not the network's time.
     const detail = `curl still running ${Math.round(elapsedMs)} ms after its start; killed`;
-    return failedProbe(source, 'timeout', timeoutMs, detail);
+    return failedProbe(source.uri, 'timeout', timeoutMs, detail);
   }
-  if (run.signal) return failedProbe(source, 'internal', elapsedMs, `curl died of ${run.signal}`);
+  if (run.signal) return failedProbe(source.uri, 'internal', elapsedMs, `curl died of ${run.signal}`);
   return curlOutputToResult(source, { stdout: run.stdout, verbose: run.stderr, elapsedMs, timeoutMs });
 }
 

@@ -7,6 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { USER_AGENT } from '../version.js';
 import { deadlineSignal } from './deadline.js';
+import { failedProbe } from './failed.js';
 import { type Hop, type HopTls, runHop } from './http-hop.js';
 import type { ErrorClass, HttpProbeOptions, MonotonicClock, ProbeResult, Prober } from './types.js';
 
@@ -58,7 +59,7 @@ type Phases = { -readonly [K in 'dnsMs' | 'connectMs' | 'tlsMs']: ProbeResult[K]
 export const probeHttp: Prober = async (source, options, ctx) => {
   const begun = ctx.clock.now();
   const tls = await tlsSettings(options);
-  if (typeof tls === 'string') return failure(source.uri, ctx.clock.now() - begun, 'internal', tls);
+  if (typeof tls === 'string') return failedProbe(source.uri, 'internal', ctx.clock.now() - begun, tls);
   // The probe starts once its settings are ready: reading the CA file is not the network's time.
   const start = ctx.clock.now();
   const deadline = deadlineSignal(options.timeoutMs, ctx.signal);
@@ -173,10 +174,4 @@ function result(
   }
   const ttfbMs = last.firstByteAt === null ? null : last.firstByteAt - start;
   return { ...common, ttfbMs, disconnected: false, status: last.status, error };
-}
-
-/** A probe that never reached the network (wmn could not run it): nothing measured. */
-function failure(uri: string, totalMs: number, error: ErrorClass, detail: string): ProbeResult {
-  const none = { dnsMs: null, connectMs: null, tlsMs: null, ttfbMs: null, remoteIp: null };
-  return { source: uri, ...none, totalMs, disconnected: true, status: null, error, detail };
 }
